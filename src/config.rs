@@ -1,0 +1,226 @@
+//! `Config`: everything the function reads from the environment, read once at cold start.
+
+use std::fmt;
+
+/// The shortest secret accepted: HMAC-SHA256 key material needs at least 32 bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+const DEFAULT_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
+const DEFAULT_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
+const DEFAULT_TABLE: &str = "neptun-users";
+
+/// The function's settings. See the README's configuration table.
+#[derive(Clone)]
+pub struct Config {
+    /// Current signing secret; new cookies are always signed with it.
+    pub session_secret: Vec<u8>,
+    /// Older secrets whose cookies are still accepted during a rotation.
+    pub previous_secrets: Vec<Vec<u8>>,
+    /// Lifetime of a cookie from each refresh.
+    pub session_ttl_seconds: u64,
+    /// Absolute lifetime of a session from its login.
+    pub session_max_age_seconds: u64,
+    /// DynamoDB table holding users and email claims.
+    pub users_table: String,
+    /// Origins (exact `scheme://host[:port]`) allowed to call cross-origin with credentials.
+    pub allowed_origins: Vec<String>,
+    /// Whether the session cookie carries `Secure`.
+    pub cookie_secure: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("session_secret", &"<redacted>")
+            .field("previous_secrets", &self.previous_secrets.len())
+            .field("session_ttl_seconds", &self.session_ttl_seconds)
+            .field("session_max_age_seconds", &self.session_max_age_seconds)
+            .field("users_table", &self.users_table)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("cookie_secure", &self.cookie_secure)
+            .finish()
+    }
+}
+
+/// A setting that cannot be used; the message names the variable and never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment. A missing or short `SESSION_SECRET` is an error.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = lookup("SESSION_SECRET").filter(|s| !s.is_empty()).ok_or_else(|| {
+            ConfigError(format!(
+                "SESSION_SECRET is not set: set it to a random string of at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`)"
+            ))
+        })?;
+        Self::with_secret(secret.into_bytes(), lookup)
+    }
+
+    /// Like [`Config::from_lookup`], but with the current secret given rather than read.
+    pub fn with_secret(
+        session_secret: Vec<u8>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        check_secret("SESSION_SECRET", &session_secret)?;
+        let previous_secrets = list(lookup("SESSION_SECRET_PREVIOUS"))
+            .into_iter()
+            .map(String::into_bytes)
+            .collect::<Vec<_>>();
+        for secret in &previous_secrets {
+            check_secret("each SESSION_SECRET_PREVIOUS entry", secret)?;
+        }
+        let session_ttl_seconds = seconds(&lookup, "SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS)?;
+        let session_max_age_seconds =
+            seconds(&lookup, "SESSION_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)?;
+        let users_table = lookup("USERS_TABLE")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_TABLE.to_owned());
+        let cookie_secure = match lookup("COOKIE_SECURE").as_deref().map(str::trim) {
+            None | Some("") | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(_) => return Err(ConfigError("COOKIE_SECURE must be true or false".into())),
+        };
+        Ok(Self {
+            session_secret,
+            previous_secrets,
+            session_ttl_seconds,
+            session_max_age_seconds,
+            users_table,
+            allowed_origins: list(lookup("ALLOWED_ORIGINS")),
+            cookie_secure,
+        })
+    }
+}
+
+fn check_secret(name: &str, secret: &[u8]) -> Result<(), ConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError(format!(
+            "{name} is too short: it must be at least {MIN_SECRET_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn list(raw: Option<String>) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError(format!(
+                "{name} must be a positive number of seconds"
+            ))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_secret_is_set() {
+        let config = config(&[("SESSION_SECRET", SECRET)]).unwrap();
+        assert_eq!(config.session_ttl_seconds, 604_800);
+        assert_eq!(config.session_max_age_seconds, 2_592_000);
+        assert_eq!(config.users_table, "neptun-users");
+        assert!(config.cookie_secure);
+        assert!(config.allowed_origins.is_empty());
+        assert!(
+            !format!("{config:?}").contains(SECRET),
+            "Debug must not show the secret"
+        );
+    }
+
+    #[test]
+    fn refuses_unusable_settings_with_a_message_naming_the_variable() {
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (&[], "SESSION_SECRET is not set"),
+            (
+                &[("SESSION_SECRET", "short")],
+                "SESSION_SECRET is too short",
+            ),
+            (
+                &[
+                    ("SESSION_SECRET", SECRET),
+                    ("SESSION_SECRET_PREVIOUS", "old"),
+                ],
+                "SESSION_SECRET_PREVIOUS",
+            ),
+            (
+                &[("SESSION_SECRET", SECRET), ("SESSION_TTL_SECONDS", "soon")],
+                "SESSION_TTL_SECONDS",
+            ),
+            (
+                &[("SESSION_SECRET", SECRET), ("SESSION_MAX_AGE_SECONDS", "0")],
+                "SESSION_MAX_AGE_SECONDS",
+            ),
+            (
+                &[("SESSION_SECRET", SECRET), ("COOKIE_SECURE", "maybe")],
+                "COOKIE_SECURE",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let error = config(vars).unwrap_err();
+            assert!(error.0.contains(expected), "{vars:?}: {error}");
+            assert!(
+                !error.0.contains("short\""),
+                "the message never echoes a value"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_trimmed() {
+        let config = config(&[
+            ("SESSION_SECRET", SECRET),
+            (
+                "ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:5173,",
+            ),
+            ("COOKIE_SECURE", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert!(!config.cookie_secure);
+    }
+}

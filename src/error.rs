@@ -1,0 +1,124 @@
+//! `ApiError`: every way a request can fail, one status per variant, one JSON body builder.
+//!
+//! The body is h3's error shape, which the web UI already parses:
+//! `{"statusCode":400,"statusMessage":"Bad Request.","message":"...","data":{"issues":[...]}}`.
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::domain::Issue;
+use crate::store::StoreError;
+
+/// A request that cannot succeed. Rendered by [`ApiError::body`]; never carries secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The body parsed as JSON but failed validation; each failing check is an issue.
+    InvalidBody(Vec<Issue>),
+    /// The body is not UTF-8 JSON.
+    InvalidJson,
+    /// The routed `user_id` is not a canonical positive integer.
+    InvalidUserId(Vec<Issue>),
+    /// No session cookie, or a forged, expired or revoked one.
+    Unauthorized,
+    /// The session belongs to another user, or the request is cross-site.
+    Forbidden,
+    /// The user record does not exist.
+    NotFound,
+    /// The method is not PATCH.
+    MethodNotAllowed,
+    /// The new email already belongs to another user.
+    EmailTaken,
+    /// The body is larger than [`crate::MAX_BODY_BYTES`].
+    PayloadTooLarge,
+    /// The Content-Type is not `application/json`.
+    UnsupportedMediaType,
+    /// The store failed or something else went wrong; details go to the log only.
+    Internal,
+    /// The path is not `/api/users/{user_id}` (the local server serves only this route).
+    NoRoute,
+}
+
+impl ApiError {
+    /// The HTTP status of this outcome.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidBody(_) | Self::InvalidJson | Self::InvalidUserId(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            Self::InvalidBody(_) => {
+                "Invalid body(?email, ?password). At least one of email or password is required."
+            }
+            Self::InvalidJson => "Invalid JSON body",
+            Self::InvalidUserId(_) => "Invalid route parameter user_id.",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "You do not have access to this resource.",
+            Self::NotFound => "User not found.",
+            Self::MethodNotAllowed => "Method not allowed.",
+            Self::EmailTaken => "Email already in use.",
+            Self::PayloadTooLarge => "Request body must be at most 16384 bytes.",
+            Self::UnsupportedMediaType => "Content-Type must be application/json.",
+            Self::Internal => "Internal server error.",
+            Self::NoRoute => "No route matches this path; use /api/users/{user_id}.",
+        }
+    }
+
+    /// The JSON error body: status, reason phrase with a period, message, and issues if any.
+    pub fn body(&self) -> String {
+        let status = self.status();
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let mut body = json!({
+            "statusCode": status.as_u16(),
+            "statusMessage": format!("{reason}."),
+            "message": self.message(),
+        });
+        if let Self::InvalidBody(issues) | Self::InvalidUserId(issues) = self {
+            body["data"] = json!({ "issues": issues });
+        }
+        body.to_string()
+    }
+
+    /// A short label for the request log line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidBody(_) => "invalid_body",
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidUserId(_) => "invalid_user_id",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::EmailTaken => "email_taken",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Internal => "internal",
+            Self::NoRoute => "no_route",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Revoked => Self::Unauthorized,
+            StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::Unavailable(reason) => {
+                tracing::error!(%reason, "store unavailable");
+                Self::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The one handler: `http::Request<Bytes>` in, `http::Response<String>` out, platform-free.
+//!
+//! Checks run in the contract's order (SPEC §1): method → session → `user_id` → ownership →
+//! cross-site → Content-Type → size → body → store. An unauthenticated caller learns nothing
+//! else, no 4xx path writes anything, and no error response sets a cookie.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+use serde_json::json;
+
+use crate::context::AppContext;
+use crate::domain::{BodyError, UserId, UserUpdate};
+use crate::error::ApiError;
+use crate::password::HashError;
+use crate::session::{Session, unix_now};
+use crate::store::UserPatch;
+
+/// The largest body accepted; doors read at most one byte more.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The route's `user_id` as the platform routed it (API Gateway path parameters). When
+/// absent, the handler reads it from `/api/users/{user_id}` or the `user_id` query parameter.
+#[derive(Debug, Clone)]
+pub struct RouteUserId(pub String);
+
+/// What a successful request produced.
+enum Success {
+    /// A CORS preflight from an allowed origin: 204, no body.
+    Preflight,
+    /// The update landed: the user's JSON and the refreshed cookie.
+    Updated { body: String, set_cookie: String },
+}
+
+/// What the request log line records; never values, only which fields changed.
+#[derive(Default)]
+struct Trace {
+    user_id: Option<u64>,
+    fields: &'static str,
+}
+
+/// Handles one request and logs one line about it.
+pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
+    let started = Instant::now();
+    let mut trace = Trace::default();
+    let outcome = respond(ctx, &request, &mut trace).await;
+    let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
+    let mut response = match outcome {
+        Ok(Success::Preflight) => preflight_response(),
+        Ok(Success::Updated { body, set_cookie }) => {
+            let mut response = json_response(StatusCode::OK, body);
+            if let Ok(value) = HeaderValue::from_str(&set_cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => error_response(&error),
+    };
+    if let Some(origin) = allowed_origin(ctx, request.headers()) {
+        add_cors_headers(response.headers_mut(), origin);
+    }
+    tracing::info!(
+        method = %request.method(),
+        status = response.status().as_u16(),
+        outcome = kind,
+        user_id = trace.user_id,
+        fields = trace.fields,
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+async fn respond(
+    ctx: &AppContext,
+    request: &Request<Bytes>,
+    trace: &mut Trace,
+) -> Result<Success, ApiError> {
+    let raw_user_id = route_user_id(request).ok_or(ApiError::NoRoute)?;
+    let headers = request.headers();
+    if request.method() == Method::OPTIONS
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && allowed_origin(ctx, headers).is_some()
+    {
+        return Ok(Success::Preflight);
+    }
+    if request.method() != Method::PATCH {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let now = unix_now();
+    let session = authenticate(ctx, headers, now)?;
+    let user_id = UserId::parse(&raw_user_id).map_err(ApiError::InvalidUserId)?;
+    trace.user_id = Some(user_id.get());
+    if session.user_id != user_id.get() {
+        return Err(ApiError::Forbidden);
+    }
+    if is_cross_site(ctx, headers) {
+        return Err(ApiError::Forbidden);
+    }
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    if request.body().len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let update = UserUpdate::from_json(request.body())?;
+    trace.fields = update.changed_fields();
+    let password_hash = match update.password {
+        Some(password) => Some(ctx.hasher.hash(password).await?),
+        None => None,
+    };
+    let now = unix_now();
+    let updated = ctx
+        .store
+        .update_user(&UserPatch {
+            id: user_id,
+            expected_version: session.version,
+            known_email: session.email.clone(),
+            email: update.email,
+            password_hash,
+            now,
+        })
+        .await?;
+    let refreshed = ctx.keys.refresh(
+        &session,
+        updated.email.as_str(),
+        updated.session_version,
+        now,
+    );
+    Ok(Success::Updated {
+        body: json!({"user": {"id": user_id.get(), "primary_email": updated.email.as_str()}})
+            .to_string(),
+        set_cookie: ctx.keys.set_cookie(&refreshed, now),
+    })
+}
+
+fn authenticate(ctx: &AppContext, headers: &HeaderMap, now: i64) -> Result<Session, ApiError> {
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok());
+    ctx.keys.verify(cookies, now).ok_or(ApiError::Unauthorized)
+}
+
+/// The raw `user_id`: the platform's path parameter, else the path segment of
+/// `/api/users/{user_id}` (percent-decoded), else the `user_id` query parameter (Vercel's
+/// rewrite of `/api/users/[user_id]`). `None` when the request is not for this route.
+fn route_user_id(request: &Request<Bytes>) -> Option<String> {
+    if let Some(RouteUserId(id)) = request.extensions().get::<RouteUserId>() {
+        return Some(id.clone());
+    }
+    let segment = request
+        .uri()
+        .path()
+        .strip_prefix("/api/users/")
+        .filter(|rest| !rest.contains('/'))
+        .map(|segment| match percent_decode_str(segment).decode_utf8() {
+            Ok(decoded) => decoded.into_owned(),
+            Err(_) => segment.to_owned(),
+        })
+        .filter(|segment| segment != "[user_id]");
+    segment.or_else(|| {
+        form_urlencoded::parse(request.uri().query()?.as_bytes())
+            .find(|(name, _)| name == "user_id")
+            .map(|(_, value)| value.into_owned())
+    })
+}
+
+/// `application/json`, case-insensitive, parameters ignored.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The request's `Origin`, if it is listed in `ALLOWED_ORIGINS` (`null` never is).
+fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
+    let value = headers.get(header::ORIGIN)?;
+    let origin = normalize_origin(value.to_str().ok()?)?;
+    ctx.config
+        .allowed_origins
+        .iter()
+        .any(|allowed| normalize_origin(allowed).as_deref() == Some(origin.as_str()))
+        .then_some(value)
+}
+
+/// SPEC §5: refuse `Sec-Fetch-Site: cross-site` and foreign `Origin`s unless allowed.
+fn is_cross_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
+    let allowed = allowed_origin(ctx, headers).is_some();
+    if allowed {
+        return false;
+    }
+    let sec_fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
+    if sec_fetch_site.is_some_and(|site| site.eq_ignore_ascii_case(b"cross-site")) {
+        return true;
+    }
+    match headers.get(header::ORIGIN) {
+        None => false,
+        Some(origin) => {
+            let origin = origin.to_str().ok().and_then(normalize_origin);
+            origin.is_none() || origin != own_origin(ctx, headers)
+        }
+    }
+}
+
+/// `scheme://host[:port]` of this request, from the forwarding headers or the server's own.
+fn own_origin(ctx: &AppContext, headers: &HeaderMap) -> Option<String> {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let scheme = first("x-forwarded-proto").unwrap_or(ctx.scheme.as_str());
+    let host = first("x-forwarded-host").or_else(|| first("host"))?;
+    normalize_origin(&format!("{scheme}://{host}"))
+}
+
+/// Lower-cases an origin and drops its default port; `None` for `null` or a malformed one.
+fn normalize_origin(origin: &str) -> Option<String> {
+    let origin = origin.trim().to_ascii_lowercase();
+    let (scheme, authority) = origin.split_once("://")?;
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return None;
+    }
+    let authority = match (scheme, authority.rsplit_once(':')) {
+        ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host,
+        _ => authority,
+    };
+    Some(format!("{scheme}://{authority}"))
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<String> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn error_response(error: &ApiError) -> Response<String> {
+    let mut response = json_response(error.status(), error.body());
+    if *error == ApiError::MethodNotAllowed {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("PATCH"));
+    }
+    response
+}
+
+fn preflight_response() -> Response<String> {
+    let mut response = Response::new(String::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("PATCH"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+fn add_cors_headers(headers: &mut HeaderMap, origin: &HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::Unparseable => Self::InvalidJson,
+            BodyError::Invalid(issues) => Self::InvalidBody(issues),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(_: HashError) -> Self {
+        tracing::error!("password hashing failed");
+        Self::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_case_insensitively_without_default_ports() {
+        let cases = [
+            (
+                "https://App.Example.com:443",
+                Some("https://app.example.com"),
+            ),
+            ("http://localhost:80", Some("http://localhost")),
+            ("http://localhost:3000", Some("http://localhost:3000")),
+            ("https://example.com:80", Some("https://example.com:80")),
+            ("null", None),
+            ("https://", None),
+            ("https://a.com/path", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(normalize_origin(raw).as_deref(), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn user_id_comes_from_the_extension_then_the_path_then_the_query() {
+        let request = |uri: &str| Request::builder().uri(uri).body(Bytes::new()).unwrap();
+        let cases = [
+            ("/api/users/7", Some("7")),
+            ("/api/users/%37", Some("7")),
+            ("/api/users/", Some("")),
+            ("/api/users/[user_id]?user_id=8", Some("8")),
+            ("/api/users/%5Buser_id%5D?user_id=9", Some("9")),
+            ("/api/users/[user_id]", None),
+            ("/api/users/7?user_id=8", Some("7")),
+            ("/api/users/7/extra", None),
+            ("/elsewhere", None),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(route_user_id(&request(uri)).as_deref(), expected, "{uri}");
+        }
+        let mut routed = request("/prod/whatever");
+        routed.extensions_mut().insert(RouteUserId("5".into()));
+        assert_eq!(route_user_id(&routed).as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn content_type_must_be_json_whatever_its_case_or_parameters() {
+        let cases = [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/json;charset=UTF-8", true),
+            ("text/plain", false),
+            ("application/json-patch+json", false),
+            ("application/x-www-form-urlencoded", false),
+            ("multipart/form-data; boundary=x", false),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(is_json(&headers), expected, "{value}");
+        }
+        assert!(!is_json(&HeaderMap::new()), "no Content-Type");
+    }
+}

@@ -1,0 +1,25 @@
+//! `PATCH /api/users/{user_id}`: a signed-in user changes their email and/or password.
+//!
+//! One platform-free [`handler::handle`] turns an `http::Request<Bytes>` into an
+//! `http::Response<String>`. Three thin doors call it: the Vercel function
+//! (`api/users/[user_id].rs`), the AWS Lambda function (`src/bin/lambda.rs`) and the local
+//! command (`src/main.rs`), each building one [`AppContext`] per cold start.
+
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod handler;
+pub mod password;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use context::AppContext;
+pub use error::ApiError;
+pub use handler::{MAX_BODY_BYTES, handle};
+pub use session::{Session, SessionKeys};
+pub use store::{StoreError, UserStore};

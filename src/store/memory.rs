@@ -1,0 +1,120 @@
+//! `MemoryStore`: the embedded store of the local command, enforcing exactly the conditions
+//! the DynamoDB store enforces, under one lock so every update is atomic.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
+use crate::domain::{Email, UserId};
+use crate::password::PasswordHash;
+use crate::session::INITIAL_SESSION_VERSION;
+
+#[derive(Default)]
+struct State {
+    users: HashMap<UserId, StoredUser>,
+    /// Normalized address → the user who holds it.
+    claims: HashMap<String, UserId>,
+    last_id: u64,
+}
+
+/// Users in process memory; gone when the process ends.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store; the first user gets id 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied update: every update
+        // checks all conditions before it writes anything.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &PasswordHash,
+        now: i64,
+    ) -> Result<StoredUser, StoreError> {
+        let mut state = self.lock();
+        if state.claims.contains_key(&email.normalized()) {
+            return Err(StoreError::EmailTaken);
+        }
+        let id = UserId::new(state.last_id + 1)
+            .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?;
+        state.last_id = id.get();
+        let user = StoredUser {
+            id,
+            email: email.clone(),
+            password_hash: password_hash.clone(),
+            session_version: INITIAL_SESSION_VERSION,
+            created_at: now,
+            updated_at: now,
+            password_changed_at: None,
+        };
+        state.claims.insert(email.normalized(), id);
+        state.users.insert(id, user.clone());
+        Ok(user)
+    }
+
+    async fn update_user(&self, patch: &UserPatch) -> Result<Updated, StoreError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let user = state.users.get_mut(&patch.id).ok_or(StoreError::NotFound)?;
+        if user.session_version != patch.expected_version {
+            return Err(StoreError::Revoked);
+        }
+        if let Some(email) = &patch.email {
+            let holder = state.claims.get(&email.normalized());
+            if holder.is_some_and(|holder| *holder != patch.id) {
+                return Err(StoreError::EmailTaken);
+            }
+        }
+        // Every condition holds: apply the whole patch.
+        if let Some(email) = &patch.email {
+            state.claims.remove(&user.email.normalized());
+            state.claims.insert(email.normalized(), patch.id);
+            user.email = email.clone();
+        }
+        if let Some(hash) = &patch.password_hash {
+            user.password_hash = hash.clone();
+            user.session_version += 1;
+            user.password_changed_at = Some(patch.now);
+        }
+        user.updated_at = patch.now;
+        Ok(Updated {
+            email: user.email.clone(),
+            session_version: user.session_version,
+        })
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+}
+
+impl MemoryStore {
+    /// Every claimed address and its holder, for invariant checks in tests.
+    pub fn claims(&self) -> Vec<(String, UserId)> {
+        let mut claims: Vec<_> = self
+            .lock()
+            .claims
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        claims.sort();
+        claims
+    }
+}
