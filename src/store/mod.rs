@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
 
-// dynamodb: next
+pub mod dynamodb;
 pub mod memory;
 
+pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
 
 /// Why the store did not apply an update.

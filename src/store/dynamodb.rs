@@ -1,0 +1,568 @@
+//! `DynamoStore`: users and their email claims in one DynamoDB table.
+//!
+//! Layout (key attribute `pk`, a string; no sort key):
+//!
+//! | item | `pk` | attributes |
+//! | --- | --- | --- |
+//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at`, `password_changed_at` |
+//! | email claim | `EMAIL#<lower-cased address>` | `user_id` |
+//! | id counter | `COUNTER#users` | `last_id` |
+//!
+//! An update is one call: `UpdateItem` when the address stays the same (case changes
+//! included), else one `TransactWriteItems` that updates the user, claims the new address with
+//! `attribute_not_exists(pk)` and releases the old claim. The conditions check that the user
+//! exists and that the session version matches; `ReturnValuesOnConditionCheckFailure` hands
+//! back the old user item so a failure is told apart without another read.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
+    Update,
+};
+
+use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
+use crate::domain::{Email, UserId};
+use crate::password::PasswordHash;
+use crate::session::INITIAL_SESSION_VERSION;
+
+/// The table's only key attribute (a string partition key). `template.yaml` declares the same.
+pub const KEY_ATTRIBUTE: &str = "pk";
+
+/// Connecting to DynamoDB; a stuck handshake gives up quickly and is retried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// One HTTP attempt, including reading the answer.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
+/// A whole operation, retries included: the worst case a request waits on the store.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(5_000);
+/// Attempts per operation (the SDK's standard mode retries throttling and 5xx).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// How often a transaction cancelled only by a concurrent transaction is tried again.
+const CONFLICT_RETRIES: u32 = 3;
+
+/// Users in a DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// What a failed condition revealed about the user item.
+enum Refusal {
+    Store(StoreError),
+    /// The caller's copy of the email is stale; this is the stored one.
+    StaleEmail(String),
+    /// A concurrent transaction touched the same items.
+    Conflict,
+}
+
+impl DynamoStore {
+    /// Builds the SDK configuration and client once, from the environment (region,
+    /// credentials, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), with bounded timeouts
+    /// and standard retries. Fails when no region is configured.
+    pub async fn from_env(table: &str) -> Result<Self, StoreError> {
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .load()
+            .await;
+        if sdk_config.region().is_none() {
+            return Err(StoreError::Unavailable(
+                "no AWS region configured: set AWS_REGION (any value for a local emulator)".into(),
+            ));
+        }
+        Ok(Self::with_client(Client::new(&sdk_config), table))
+    }
+
+    /// Wraps an existing client (tests add interceptors to count calls).
+    pub fn with_client(client: Client, table: &str) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    /// The region the client was built for, for start-up messages.
+    pub fn region(&self) -> Option<Region> {
+        self.client.config().region().cloned()
+    }
+
+    /// Creates the table (on-demand, key `pk`) and waits until it is active. An existing
+    /// table is left as it is.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(KEY_ATTRIBUTE)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(KEY_ATTRIBUTE)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(error) if error.code() == Some("ResourceInUseException") => return Ok(false),
+            Err(error) => return Err(sdk_failure("CreateTable", &error)),
+        }
+        for _ in 0..60 {
+            let table = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await;
+            let status = table
+                .ok()
+                .and_then(|t| t.table)
+                .and_then(|t| t.table_status)
+                .map(|s| s.as_str().to_owned());
+            if status.as_deref() == Some("ACTIVE") {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(
+            "table did not become active".into(),
+        ))
+    }
+
+    async fn next_id(&self) -> Result<UserId, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s("COUNTER#users"))
+            .update_expression("ADD last_id :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_failure("UpdateItem", &e))?;
+        output
+            .attributes()
+            .and_then(|a| number(a, "last_id"))
+            .and_then(UserId::new)
+            .ok_or_else(|| StoreError::Unavailable("id counter returned no id".into()))
+    }
+
+    /// One attempt at the patch, given the address the caller believes is stored.
+    async fn try_update(&self, patch: &UserPatch, known_email: &str) -> Result<Updated, Refusal> {
+        let known_lower = known_email.to_ascii_lowercase();
+        let new_address = patch
+            .email
+            .as_ref()
+            .filter(|e| e.normalized() != known_lower);
+        let mut update = UserUpdateExpression::new(patch, known_lower.clone());
+        match new_address {
+            None => {
+                let output = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(KEY_ATTRIBUTE, s(&user_key(patch.id)))
+                    .update_expression(update.expression())
+                    .condition_expression(update.condition())
+                    .set_expression_attribute_values(Some(update.take_values()))
+                    .return_values(ReturnValue::AllNew)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+                    .await;
+                match output {
+                    Ok(output) => {
+                        let item = output.attributes().ok_or_else(|| {
+                            Refusal::Store(StoreError::Unavailable(
+                                "UpdateItem returned no item".into(),
+                            ))
+                        })?;
+                        updated_from(item).ok_or_else(|| {
+                            Refusal::Store(StoreError::Unavailable("malformed user item".into()))
+                        })
+                    }
+                    Err(SdkError::ServiceError(service)) => match service.err() {
+                        UpdateItemError::ConditionalCheckFailedException(failure) => {
+                            Err(refusal_from_user(failure.item(), patch, &known_lower))
+                        }
+                        other => Err(Refusal::Store(service_failure("UpdateItem", other.code()))),
+                    },
+                    Err(error) => Err(Refusal::Store(sdk_failure("UpdateItem", &error))),
+                }
+            }
+            Some(email) => {
+                let id = patch.id;
+                let user = Update::builder()
+                    .table_name(&self.table)
+                    .key(KEY_ATTRIBUTE, s(&user_key(id)))
+                    .update_expression(update.expression())
+                    .condition_expression(update.condition())
+                    .set_expression_attribute_values(Some(update.take_values()))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build()
+                    .map_err(|e| Refusal::Store(unavailable(e)))?;
+                let claim = Put::builder()
+                    .table_name(&self.table)
+                    .item(KEY_ATTRIBUTE, s(&email_key(&email.normalized())))
+                    .item("user_id", n(id.get()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| Refusal::Store(unavailable(e)))?;
+                let release = Delete::builder()
+                    .table_name(&self.table)
+                    .key(KEY_ATTRIBUTE, s(&email_key(&known_lower)))
+                    .condition_expression("user_id = :id")
+                    .expression_attribute_values(":id", n(id.get()))
+                    .build()
+                    .map_err(|e| Refusal::Store(unavailable(e)))?;
+                let output = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(user).build())
+                    .transact_items(TransactWriteItem::builder().put(claim).build())
+                    .transact_items(TransactWriteItem::builder().delete(release).build())
+                    .send()
+                    .await;
+                match output {
+                    Ok(_) => Ok(Updated {
+                        email: email.clone(),
+                        session_version: patch.expected_version
+                            + u64::from(patch.password_hash.is_some()),
+                    }),
+                    Err(SdkError::ServiceError(service)) => match service.err() {
+                        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                            let reasons = cancelled.cancellation_reasons();
+                            let code = |i: usize| reasons.get(i).and_then(|r| r.code());
+                            if code(0) == Some("ConditionalCheckFailed") {
+                                let item = reasons.first().and_then(|r| r.item());
+                                Err(refusal_from_user(item, patch, &known_lower))
+                            } else if code(1) == Some("ConditionalCheckFailed") {
+                                Err(Refusal::Store(StoreError::EmailTaken))
+                            } else if reasons
+                                .iter()
+                                .any(|r| r.code() == Some("TransactionConflict"))
+                            {
+                                Err(Refusal::Conflict)
+                            } else {
+                                let codes: Vec<_> =
+                                    reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+                                Err(Refusal::Store(StoreError::Unavailable(format!(
+                                    "TransactWriteItems cancelled: {codes:?}"
+                                ))))
+                            }
+                        }
+                        other => Err(Refusal::Store(service_failure(
+                            "TransactWriteItems",
+                            other.code(),
+                        ))),
+                    },
+                    Err(error) => Err(Refusal::Store(sdk_failure("TransactWriteItems", &error))),
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &PasswordHash,
+        now: i64,
+    ) -> Result<StoredUser, StoreError> {
+        let id = self.next_id().await?;
+        let user = StoredUser {
+            id,
+            email: email.clone(),
+            password_hash: password_hash.clone(),
+            session_version: INITIAL_SESSION_VERSION,
+            created_at: now,
+            updated_at: now,
+            password_changed_at: None,
+        };
+        let put_user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(user_item(&user)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unavailable)?;
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, s(&email_key(&email.normalized())))
+            .item("user_id", n(id.get()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unavailable)?;
+        let output = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_user).build())
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .send()
+            .await;
+        match output {
+            Ok(_) => Ok(user),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled)
+                    if cancelled
+                        .cancellation_reasons()
+                        .get(1)
+                        .and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Err(StoreError::EmailTaken)
+                }
+                other => Err(service_failure("TransactWriteItems", other.code())),
+            },
+            Err(error) => Err(sdk_failure("TransactWriteItems", &error)),
+        }
+    }
+
+    async fn update_user(&self, patch: &UserPatch) -> Result<Updated, StoreError> {
+        let mut known_email = patch.known_email.clone();
+        let mut stale_retries = 1;
+        let mut conflict_retries = CONFLICT_RETRIES;
+        loop {
+            match self.try_update(patch, &known_email).await {
+                Ok(updated) => return Ok(updated),
+                Err(Refusal::Store(error)) => return Err(error),
+                Err(Refusal::StaleEmail(stored)) if stale_retries > 0 => {
+                    stale_retries -= 1;
+                    known_email = stored;
+                }
+                Err(Refusal::StaleEmail(_)) => {
+                    return Err(StoreError::Unavailable(
+                        "the user's email changed twice during one update".into(),
+                    ));
+                }
+                Err(Refusal::Conflict) if conflict_retries > 0 => {
+                    conflict_retries -= 1;
+                    let backoff = 20 * u64::from(CONFLICT_RETRIES - conflict_retries);
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                }
+                Err(Refusal::Conflict) => {
+                    return Err(StoreError::Unavailable(
+                        "transaction conflict persisted".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&user_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_failure("GetItem", &e))?;
+        match output.item() {
+            None => Ok(None),
+            Some(item) => user_from(id, item)
+                .map(Some)
+                .ok_or_else(|| StoreError::Unavailable("malformed user item".into())),
+        }
+    }
+}
+
+/// The `SET` expression and condition of a user update, with exactly the values they use
+/// (DynamoDB refuses unused values).
+struct UserUpdateExpression {
+    sets: Vec<&'static str>,
+    conditions: Vec<&'static str>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl UserUpdateExpression {
+    fn new(patch: &UserPatch, known_lower: String) -> Self {
+        let mut this = Self {
+            sets: vec!["updated_at = :now"],
+            conditions: vec!["attribute_exists(pk)", "session_version = :version"],
+            values: HashMap::from([
+                (":now".to_owned(), n(patch.now)),
+                (":version".to_owned(), n(patch.expected_version)),
+            ]),
+        };
+        if let Some(email) = &patch.email {
+            this.sets
+                .extend(["email = :email", "email_lower = :email_lower"]);
+            this.conditions.push("email_lower = :known_lower");
+            this.values.insert(":email".into(), s(email.as_str()));
+            this.values
+                .insert(":email_lower".into(), s(&email.normalized()));
+            this.values.insert(":known_lower".into(), s(&known_lower));
+        }
+        if let Some(hash) = &patch.password_hash {
+            this.sets.extend([
+                "password_hash = :hash",
+                "password_changed_at = :now",
+                "session_version = session_version + :one",
+            ]);
+            this.values.insert(":hash".into(), s(hash.as_str()));
+            this.values.insert(":one".into(), n(1));
+        }
+        this
+    }
+
+    fn expression(&self) -> String {
+        format!("SET {}", self.sets.join(", "))
+    }
+
+    fn condition(&self) -> String {
+        self.conditions.join(" AND ")
+    }
+
+    fn take_values(&mut self) -> HashMap<String, AttributeValue> {
+        std::mem::take(&mut self.values)
+    }
+}
+
+/// Tells a failed user condition apart from the old item DynamoDB returned.
+fn refusal_from_user(
+    item: Option<&HashMap<String, AttributeValue>>,
+    patch: &UserPatch,
+    known_lower: &str,
+) -> Refusal {
+    let Some(item) = item.filter(|item| !item.is_empty()) else {
+        return Refusal::Store(StoreError::NotFound);
+    };
+    if number(item, "session_version") != Some(patch.expected_version) {
+        return Refusal::Store(StoreError::Revoked);
+    }
+    match string(item, "email") {
+        Some(stored) if stored.to_ascii_lowercase() != known_lower => {
+            Refusal::StaleEmail(stored.to_owned())
+        }
+        _ => Refusal::Store(StoreError::Unavailable(
+            "condition failed for no known reason".into(),
+        )),
+    }
+}
+
+fn user_item(user: &StoredUser) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        (KEY_ATTRIBUTE.to_owned(), s(&user_key(user.id))),
+        ("email".to_owned(), s(user.email.as_str())),
+        ("email_lower".to_owned(), s(&user.email.normalized())),
+        ("password_hash".to_owned(), s(user.password_hash.as_str())),
+        ("session_version".to_owned(), n(user.session_version)),
+        ("created_at".to_owned(), n(user.created_at)),
+        ("updated_at".to_owned(), n(user.updated_at)),
+    ]);
+    if let Some(at) = user.password_changed_at {
+        item.insert("password_changed_at".to_owned(), n(at));
+    }
+    item
+}
+
+fn user_from(id: UserId, item: &HashMap<String, AttributeValue>) -> Option<StoredUser> {
+    Some(StoredUser {
+        id,
+        email: Email::from_stored(string(item, "email")?.to_owned()),
+        password_hash: PasswordHash::from_stored(string(item, "password_hash")?.to_owned()),
+        session_version: number(item, "session_version")?,
+        created_at: number(item, "created_at")?,
+        updated_at: number(item, "updated_at")?,
+        password_changed_at: number(item, "password_changed_at"),
+    })
+}
+
+fn updated_from(item: &HashMap<String, AttributeValue>) -> Option<Updated> {
+    Some(Updated {
+        email: Email::from_stored(string(item, "email")?.to_owned()),
+        session_version: number(item, "session_version")?,
+    })
+}
+
+/// `USER#<id>`.
+pub fn user_key(id: UserId) -> String {
+    format!("USER#{id}")
+}
+
+/// `EMAIL#<normalized address>`.
+pub fn email_key(normalized: &str) -> String {
+    format!("EMAIL#{normalized}")
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn string<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Option<T> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// A failure the SDK reported. Only the error's kind and code reach the log: SDK messages
+/// may echo request data.
+fn sdk_failure<E: ProvideErrorMetadata, R>(operation: &str, error: &SdkError<E, R>) -> StoreError {
+    let kind = match error {
+        SdkError::ConstructionFailure(_) => "construction failure",
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(_) => "dispatch failure (unreachable)",
+        SdkError::ResponseError(_) => "unreadable response",
+        SdkError::ServiceError(_) => "service error",
+        _ => "unknown error",
+    };
+    StoreError::Unavailable(format!(
+        "{operation}: {kind} {}",
+        error.code().unwrap_or_default()
+    ))
+}
+
+fn service_failure(operation: &str, code: Option<&str>) -> StoreError {
+    StoreError::Unavailable(format!(
+        "{operation}: service error {}",
+        code.unwrap_or("unknown")
+    ))
+}
+
+fn unavailable(error: impl std::error::Error) -> StoreError {
+    StoreError::Unavailable(format!("request could not be built: {error}"))
+}
