@@ -1,0 +1,244 @@
+//! One way to start the real server for a test: [`spawn_app`], on port 0, sharing nothing.
+//!
+//! The store is the in-memory one unless `NEPTUN_TEST_STORE=dynamodb`, in which case each
+//! app gets a fresh table on the emulator at `AWS_ENDPOINT_URL_DYNAMODB` (the README's test
+//! command starts one), so the same suite proves both stores.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use neptun_users::context::Scheme;
+use neptun_users::domain::{Email, NewPassword, UserId};
+use neptun_users::password::Hasher;
+use neptun_users::session::{Session, unix_now};
+use neptun_users::store::{DynamoStore, MemoryStore, UserStore};
+use neptun_users::{AppContext, Config, SessionKeys};
+use serde_json::Value;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0001";
+pub const PREVIOUS_SECRET: &str = "old-secret-old-secret-old-secret-00000001";
+pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
+
+/// A running server and what a test needs to talk to it and look behind it.
+pub struct TestApp {
+    pub base_url: String,
+    pub host: String,
+    pub store: Arc<dyn UserStore>,
+    pub memory: Option<Arc<MemoryStore>>,
+    pub keys: SessionKeys,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// What came back, with the body parsed as JSON where it is JSON.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|_| panic!("body is not JSON: {:?}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
+    /// The `name=value` part of the refreshed session cookie.
+    pub fn session_cookie(&self) -> String {
+        let cookies = self.set_cookies();
+        assert_eq!(cookies.len(), 1, "exactly one Set-Cookie: {cookies:?}");
+        cookies[0].split(';').next().unwrap().to_owned()
+    }
+}
+
+/// A test user: its id, email, password and a valid cookie.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: u64,
+    pub email: String,
+    pub cookie: String,
+}
+
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    vars.entry("SESSION_SECRET".into()).or_insert_with(|| SECRET.into());
+    vars.entry("ALLOWED_ORIGINS".into()).or_insert_with(|| ALLOWED_ORIGIN.into());
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test config is valid")
+}
+
+pub fn dynamodb_under_test() -> bool {
+    std::env::var("NEPTUN_TEST_STORE").as_deref() == Ok("dynamodb")
+}
+
+static TABLES: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh table on the emulator, or `None` when no emulator is configured.
+pub async fn fresh_dynamo_store() -> Option<DynamoStore> {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok()?;
+    let table = format!(
+        "neptun-test-{}-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::Relaxed),
+        unix_now()
+    );
+    let store = DynamoStore::from_env(&table).await.expect("emulator client");
+    store.create_table().await.expect("create table on the emulator");
+    Some(store)
+}
+
+/// Starts the server with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(config(&[])).await
+}
+
+/// Starts the server with `config` over the store under test.
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    if dynamodb_under_test() {
+        let store = fresh_dynamo_store()
+            .await
+            .expect("NEPTUN_TEST_STORE=dynamodb needs AWS_ENDPOINT_URL_DYNAMODB");
+        spawn_app_over(config, Arc::new(store), None).await
+    } else {
+        let memory = Arc::new(MemoryStore::new());
+        spawn_app_over(config, memory.clone(), Some(memory)).await
+    }
+}
+
+/// Starts the server over a given store.
+pub async fn spawn_app_over(
+    config: Config,
+    store: Arc<dyn UserStore>,
+    memory: Option<Arc<MemoryStore>>,
+) -> TestApp {
+    let keys = SessionKeys::new(&config);
+    let ctx = Arc::new(AppContext::new(config, store.clone(), Scheme::Http));
+    let (listener, addr) = neptun_users::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind port 0");
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(neptun_users::server::serve(listener, ctx, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base_url: format!("http://{addr}"),
+        host: addr.to_string(),
+        store,
+        memory,
+        keys,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+    }
+}
+
+impl TestApp {
+    /// Creates a user directly in the store and mints a cookie for it.
+    pub async fn seed(&self, email: &str, password: &str) -> TestUser {
+        let hash = Hasher::new(1)
+            .hash(NewPassword::parse(password).unwrap())
+            .await
+            .unwrap();
+        let user = self
+            .store
+            .create_user(&Email::parse(email).unwrap(), &hash, unix_now())
+            .await
+            .expect("seed user");
+        TestUser {
+            id: user.id.get(),
+            email: email.to_owned(),
+            cookie: self.cookie_for(user.id.get(), email, user.session_version),
+        }
+    }
+
+    /// A valid cookie for any id, email and version, signed with the server's key.
+    pub fn cookie_for(&self, id: u64, email: &str, version: u64) -> String {
+        let session = self.keys.issue(UserId::new(id).unwrap(), email, version, unix_now(), None);
+        self.keys.cookie_pair(&session)
+    }
+
+    /// A cookie for an arbitrary session, signed with the server's key.
+    pub fn cookie_of(&self, session: &Session) -> String {
+        self.keys.cookie_pair(session)
+    }
+
+    /// `PATCH /api/users/{id}` with a JSON body and the cookie.
+    pub async fn patch(&self, id: impl std::fmt::Display, cookie: &str, body: &str) -> TestResponse {
+        self.request("PATCH", &format!("/api/users/{id}"), &[("cookie", cookie), ("content-type", "application/json")], body)
+            .await
+    }
+
+    /// Any request; headers with an empty value are left out.
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> TestResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, format!("{}{}", self.base_url, path));
+        for (name, value) in headers {
+            if !value.is_empty() {
+                request = request.header(*name, *value);
+            }
+        }
+        let response = request.body(body.to_owned()).send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let response = TestResponse { status, headers, text };
+        if status >= 400 {
+            assert!(response.set_cookies().is_empty(), "an error never sets a cookie: {response:?}");
+            assert_contract_headers(&response);
+        }
+        response
+    }
+
+    /// The stored user, read back from the store.
+    pub async fn stored(&self, id: u64) -> neptun_users::store::StoredUser {
+        self.store
+            .get_user(UserId::new(id).unwrap())
+            .await
+            .unwrap()
+            .expect("user exists")
+    }
+}
+
+/// Every JSON response carries these (SPEC §2).
+pub fn assert_contract_headers(response: &TestResponse) {
+    assert_eq!(response.header("content-type"), Some("application/json"), "{response:?}");
+    assert_eq!(response.header("cache-control"), Some("no-store"), "{response:?}");
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{response:?}");
+}
+
+/// The error body for a status, message and optional issues, exactly.
+pub fn error_body(status: u16, message: &str, issues: Option<Value>) -> Value {
+    let reason = reqwest::StatusCode::from_u16(status).unwrap().canonical_reason().unwrap();
+    let mut body = serde_json::json!({
+        "statusCode": status,
+        "statusMessage": format!("{reason}."),
+        "message": message,
+    });
+    if let Some(issues) = issues {
+        body["data"] = serde_json::json!({ "issues": issues });
+    }
+    body
+}
