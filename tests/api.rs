@@ -8,7 +8,8 @@ use neptun_users::password;
 use neptun_users::session::{Session, unix_now};
 use serde_json::{Value, json};
 
-const BAD_BODY: &str = "Invalid body(?email, ?password). At least one of email or password is required.";
+const BAD_BODY: &str =
+    "Invalid body(?email, ?password). At least one of email or password is required.";
 const FORBIDDEN: &str = "You do not have access to this resource.";
 
 #[tokio::test]
@@ -16,17 +17,40 @@ async fn email_change_returns_the_user_and_a_refreshed_cookie() {
     let app = spawn_app().await;
     let user = app.seed("old@example.com", "old-password").await;
 
-    let response = app.patch(user.id, &user.cookie, r#"{"email":"new@example.com"}"#).await;
+    let response = app
+        .patch(user.id, &user.cookie, r#"{"email":"new@example.com"}"#)
+        .await;
 
     assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.text, format!(r#"{{"user":{{"id":{},"primary_email":"new@example.com"}}}}"#, user.id));
+    assert_eq!(
+        response.text,
+        format!(
+            r#"{{"user":{{"id":{},"primary_email":"new@example.com"}}}}"#,
+            user.id
+        )
+    );
     assert_contract_headers(&response);
     let set_cookie = response.set_cookies()[0].to_owned();
     let mut attributes: Vec<&str> = set_cookie.split("; ").skip(1).collect();
     attributes.sort_unstable();
-    assert_eq!(attributes, ["HttpOnly", "Max-Age=604800", "Path=/", "SameSite=Lax", "Secure"]);
-    let session = app.keys.verify([response.session_cookie().as_str()], unix_now()).expect("valid cookie");
-    assert_eq!((session.user_id, session.email.as_str()), (user.id, "new@example.com"));
+    assert_eq!(
+        attributes,
+        [
+            "HttpOnly",
+            "Max-Age=604800",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure"
+        ]
+    );
+    let session = app
+        .keys
+        .verify([response.session_cookie().as_str()], unix_now())
+        .expect("valid cookie");
+    assert_eq!(
+        (session.user_id, session.email.as_str()),
+        (user.id, "new@example.com")
+    );
     assert_eq!(app.stored(user.id).await.email.as_str(), "new@example.com");
 }
 
@@ -35,16 +59,36 @@ async fn password_change_stores_an_argon2id_hash_with_the_contracts_parameters()
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
 
-    let response = app.patch(user.id, &user.cookie, r#"{"password":"a much better password"}"#).await;
+    let response = app
+        .patch(
+            user.id,
+            &user.cookie,
+            r#"{"password":"a much better password"}"#,
+        )
+        .await;
 
     assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.json(), json!({"user": {"id": user.id, "primary_email": "a@example.com"}}));
+    assert_eq!(
+        response.json(),
+        json!({"user": {"id": user.id, "primary_email": "a@example.com"}})
+    );
     let stored = app.stored(user.id).await;
-    assert!(stored.password_hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    assert!(password::verify("a much better password", &stored.password_hash));
+    assert!(
+        stored
+            .password_hash
+            .as_str()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+    assert!(password::verify(
+        "a much better password",
+        &stored.password_hash
+    ));
     assert!(!password::verify("old-password", &stored.password_hash));
     assert!(stored.password_changed_at.is_some());
-    assert!(!response.text.contains("argon2"), "the hash is never echoed");
+    assert!(
+        !response.text.contains("argon2"),
+        "the hash is never echoed"
+    );
 }
 
 #[tokio::test]
@@ -53,13 +97,22 @@ async fn password_change_revokes_other_sessions_and_keeps_the_caller_signed_in()
     let user = app.seed("a@example.com", "old-password").await;
     let other_device = user.cookie.clone();
 
-    let changed = app.patch(user.id, &user.cookie, r#"{"password":"new-password-1"}"#).await;
+    let changed = app
+        .patch(user.id, &user.cookie, r#"{"password":"new-password-1"}"#)
+        .await;
     assert_eq!(changed.status, 200, "{changed:?}");
     let new_cookie = changed.session_cookie();
 
-    let old = app.patch(user.id, &other_device, r#"{"email":"b@example.com"}"#).await;
-    assert_eq!((old.status, old.json()), (401, error_body(401, "Unauthorized", None)));
-    let new = app.patch(user.id, &new_cookie, r#"{"email":"b@example.com"}"#).await;
+    let old = app
+        .patch(user.id, &other_device, r#"{"email":"b@example.com"}"#)
+        .await;
+    assert_eq!(
+        (old.status, old.json()),
+        (401, error_body(401, "Unauthorized", None))
+    );
+    let new = app
+        .patch(user.id, &new_cookie, r#"{"email":"b@example.com"}"#)
+        .await;
     assert_eq!(new.status, 200, "{new:?}");
     assert_eq!(app.stored(user.id).await.session_version, 2);
 }
@@ -69,8 +122,12 @@ async fn email_change_does_not_revoke_other_sessions() {
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
 
-    let first = app.patch(user.id, &user.cookie, r#"{"email":"b@example.com"}"#).await;
-    let second = app.patch(user.id, &user.cookie, r#"{"email":"c@example.com"}"#).await;
+    let first = app
+        .patch(user.id, &user.cookie, r#"{"email":"b@example.com"}"#)
+        .await;
+    let second = app
+        .patch(user.id, &user.cookie, r#"{"email":"c@example.com"}"#)
+        .await;
 
     assert_eq!((first.status, second.status), (200, 200), "{second:?}");
     assert_eq!(second.json()["user"]["primary_email"], "c@example.com");
@@ -84,31 +141,91 @@ async fn invalid_bodies_get_400_with_every_zod_issue() {
     let long_email = format!("{}@example.com", "a".repeat(250));
     let long_password = "p".repeat(257);
     let cases: Vec<(&str, String, Value)> = vec![
-        ("empty object", "{}".into(), json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}])),
-        ("only unknown keys", r#"{"name":"x"}"#.into(), json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}])),
-        ("array body", "[]".into(), json!([{"code":"invalid_type","expected":"object","received":"array","message":"Expected object, received array","path":[]}])),
-        ("string body", r#""x""#.into(), json!([{"code":"invalid_type","expected":"object","received":"string","message":"Expected object, received string","path":[]}])),
-        ("email is a number", r#"{"email":5}"#.into(), json!([{"code":"invalid_type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]}])),
-        ("email is null", r#"{"email":null}"#.into(), json!([{"code":"invalid_type","expected":"string","received":"null","message":"Expected string, received null","path":["email"]}])),
-        ("password is an object", r#"{"password":{}}"#.into(), json!([{"code":"invalid_type","expected":"string","received":"object","message":"Expected string, received object","path":["password"]}])),
-        ("email too short and malformed", r#"{"email":"a@b"}"#.into(), json!([
+        (
+            "empty object",
+            "{}".into(),
+            json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}]),
+        ),
+        (
+            "only unknown keys",
+            r#"{"name":"x"}"#.into(),
+            json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}]),
+        ),
+        (
+            "array body",
+            "[]".into(),
+            json!([{"code":"invalid_type","expected":"object","received":"array","message":"Expected object, received array","path":[]}]),
+        ),
+        (
+            "string body",
+            r#""x""#.into(),
+            json!([{"code":"invalid_type","expected":"object","received":"string","message":"Expected object, received string","path":[]}]),
+        ),
+        (
+            "email is a number",
+            r#"{"email":5}"#.into(),
+            json!([{"code":"invalid_type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]}]),
+        ),
+        (
+            "email is null",
+            r#"{"email":null}"#.into(),
+            json!([{"code":"invalid_type","expected":"string","received":"null","message":"Expected string, received null","path":["email"]}]),
+        ),
+        (
+            "password is an object",
+            r#"{"password":{}}"#.into(),
+            json!([{"code":"invalid_type","expected":"string","received":"object","message":"Expected string, received object","path":["password"]}]),
+        ),
+        (
+            "email too short and malformed",
+            r#"{"email":"a@b"}"#.into(),
+            json!([
             {"code":"too_small","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
-            {"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]}])),
-        ("email with a leading space", r#"{"email":" a@b.co"}"#.into(), json!([{"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]}])),
-        ("email too long", json!({"email": long_email}).to_string(), json!([{"code":"too_big","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Email must be at most 256 characters","path":["email"]}])),
-        ("password too short", r#"{"password":"1234567"}"#.into(), json!([{"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}])),
-        ("password too long", json!({"password": long_password}).to_string(), json!([{"code":"too_big","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Password must be at most 256 characters","path":["password"]}])),
-        ("both fields bad", r#"{"email":"nope","password":"short"}"#.into(), json!([
+            {"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]}]),
+        ),
+        (
+            "email with a leading space",
+            r#"{"email":" a@b.co"}"#.into(),
+            json!([{"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]}]),
+        ),
+        (
+            "email too long",
+            json!({"email": long_email}).to_string(),
+            json!([{"code":"too_big","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Email must be at most 256 characters","path":["email"]}]),
+        ),
+        (
+            "password too short",
+            r#"{"password":"1234567"}"#.into(),
+            json!([{"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
+        ),
+        (
+            "password too long",
+            json!({"password": long_password}).to_string(),
+            json!([{"code":"too_big","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Password must be at most 256 characters","path":["password"]}]),
+        ),
+        (
+            "both fields bad",
+            r#"{"email":"nope","password":"short"}"#.into(),
+            json!([
             {"code":"too_small","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
             {"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]},
-            {"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}])),
+            {"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
+        ),
     ];
     for (why, body, issues) in cases {
         let response = app.patch(user.id, &user.cookie, &body).await;
         assert_eq!(response.status, 400, "{why}: {response:?}");
-        assert_eq!(response.json(), error_body(400, BAD_BODY, Some(issues)), "{why}");
+        assert_eq!(
+            response.json(),
+            error_body(400, BAD_BODY, Some(issues)),
+            "{why}"
+        );
     }
-    assert_eq!(app.stored(user.id).await.email.as_str(), "a@example.com", "nothing was written");
+    assert_eq!(
+        app.stored(user.id).await.email.as_str(),
+        "a@example.com",
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -125,7 +242,11 @@ async fn unparseable_bodies_get_400_invalid_json() {
     ];
     for (why, body) in cases {
         let response = app.patch(user.id, &user.cookie, body).await;
-        assert_eq!((response.status, response.json()), (400, error_body(400, "Invalid JSON body", None)), "{why}");
+        assert_eq!(
+            (response.status, response.json()),
+            (400, error_body(400, "Invalid JSON body", None)),
+            "{why}"
+        );
     }
     let response = app
         .client
@@ -163,9 +284,19 @@ async fn malformed_user_ids_get_400_with_an_issue_on_user_id() {
         ("123456789012345678901234567890", &too_big),
     ];
     for (raw, issues) in cases {
-        let response = app.patch(raw, &user.cookie, r#"{"email":"b@example.com"}"#).await;
+        let response = app
+            .patch(raw, &user.cookie, r#"{"email":"b@example.com"}"#)
+            .await;
         assert_eq!(response.status, 400, "{raw:?}: {response:?}");
-        assert_eq!(response.json(), error_body(400, "Invalid route parameter user_id.", Some(issues.clone())), "{raw:?}");
+        assert_eq!(
+            response.json(),
+            error_body(
+                400,
+                "Invalid route parameter user_id.",
+                Some(issues.clone())
+            ),
+            "{raw:?}"
+        );
     }
 }
 
@@ -174,7 +305,9 @@ async fn percent_encoded_ids_are_decoded() {
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     assert_eq!(user.id, 1);
-    let response = app.patch("%31", &user.cookie, r#"{"email":"b@example.com"}"#).await;
+    let response = app
+        .patch("%31", &user.cookie, r#"{"email":"b@example.com"}"#)
+        .await;
     assert_eq!(response.status, 200, "{response:?}");
 }
 
@@ -192,7 +325,10 @@ async fn sessions_that_are_missing_forged_expired_or_from_other_keys_get_401() {
         version,
     };
     let tampered = format!("{}x", user.cookie);
-    let stranger_keys = neptun_users::SessionKeys::new(&config(&[("SESSION_SECRET", "someone-elses-secret-someone-elses-0001")]));
+    let stranger_keys = neptun_users::SessionKeys::new(&config(&[(
+        "SESSION_SECRET",
+        "someone-elses-secret-someone-elses-0001",
+    )]));
     let wrong_key = stranger_keys.cookie_pair(&session(now, now + 600, 1));
     let expired = app.cookie_of(&session(now - 1000, now - 1, 1));
     let past_max_age = app.cookie_of(&session(now - 30 * 86_400 - 1, now + 600, 1));
@@ -208,10 +344,20 @@ async fn sessions_that_are_missing_forged_expired_or_from_other_keys_get_401() {
         ("revoked: session version is not the stored one", revoked),
     ];
     for (why, cookie) in cases {
-        let response = app.patch(user.id, &cookie, r#"{"email":"b@example.com"}"#).await;
-        assert_eq!((response.status, response.json()), (401, error_body(401, "Unauthorized", None)), "{why}");
+        let response = app
+            .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
+            .await;
+        assert_eq!(
+            (response.status, response.json()),
+            (401, error_body(401, "Unauthorized", None)),
+            "{why}"
+        );
     }
-    assert_eq!(app.stored(user.id).await.email.as_str(), "a@example.com", "nothing was written");
+    assert_eq!(
+        app.stored(user.id).await.email.as_str(),
+        "a@example.com",
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -221,13 +367,26 @@ async fn cookies_signed_with_a_previous_secret_work_and_come_back_signed_with_th
     let user = app.seed("a@example.com", "old-password").await;
     let old_cookie = old_app.cookie_for(user.id, &user.email, 1);
 
-    let response = app.patch(user.id, &old_cookie, r#"{"email":"b@example.com"}"#).await;
+    let response = app
+        .patch(user.id, &old_cookie, r#"{"email":"b@example.com"}"#)
+        .await;
 
     assert_eq!(response.status, 200, "{response:?}");
     let refreshed = response.session_cookie();
-    assert!(old_app.keys.verify([refreshed.as_str()], unix_now()).is_none(), "not the old key");
+    assert!(
+        old_app
+            .keys
+            .verify([refreshed.as_str()], unix_now())
+            .is_none(),
+        "not the old key"
+    );
     let current_only = neptun_users::SessionKeys::new(&config(&[]));
-    assert!(current_only.verify([refreshed.as_str()], unix_now()).is_some(), "the current key");
+    assert!(
+        current_only
+            .verify([refreshed.as_str()], unix_now())
+            .is_some(),
+        "the current key"
+    );
 }
 
 #[tokio::test]
@@ -245,7 +404,9 @@ async fn refresh_never_extends_a_session_past_its_maximum_age() {
         version: 1,
     });
 
-    let response = app.patch(user.id, &cookie, r#"{"email":"b@example.com"}"#).await;
+    let response = app
+        .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
+        .await;
 
     assert_eq!(response.status, 200, "{response:?}");
     let max_age: i64 = response.set_cookies()[0]
@@ -254,8 +415,14 @@ async fn refresh_never_extends_a_session_past_its_maximum_age() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((98..=100).contains(&max_age), "capped at login + 30 days, got {max_age}");
-    let session = app.keys.verify([response.session_cookie().as_str()], now).unwrap();
+    assert!(
+        (98..=100).contains(&max_age),
+        "capped at login + 30 days, got {max_age}"
+    );
+    let session = app
+        .keys
+        .verify([response.session_cookie().as_str()], now)
+        .unwrap();
     assert_eq!(session.login_at, login_at, "login time is kept");
 }
 
@@ -265,9 +432,14 @@ async fn a_session_for_another_user_gets_403() {
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
 
-    let response = app.patch(bob.id, &alice.cookie, r#"{"email":"mallory@example.com"}"#).await;
+    let response = app
+        .patch(bob.id, &alice.cookie, r#"{"email":"mallory@example.com"}"#)
+        .await;
 
-    assert_eq!((response.status, response.json()), (403, error_body(403, FORBIDDEN, None)));
+    assert_eq!(
+        (response.status, response.json()),
+        (403, error_body(403, FORBIDDEN, None))
+    );
     assert_eq!(app.stored(bob.id).await.email.as_str(), "bob@example.com");
 }
 
@@ -276,9 +448,14 @@ async fn a_session_for_a_user_that_does_not_exist_gets_404() {
     let app = spawn_app().await;
     let cookie = app.cookie_for(999, "ghost@example.com", 1);
 
-    let response = app.patch(999, &cookie, r#"{"email":"b@example.com"}"#).await;
+    let response = app
+        .patch(999, &cookie, r#"{"email":"b@example.com"}"#)
+        .await;
 
-    assert_eq!((response.status, response.json()), (404, error_body(404, "User not found.", None)));
+    assert_eq!(
+        (response.status, response.json()),
+        (404, error_body(404, "User not found.", None))
+    );
 }
 
 #[tokio::test]
@@ -287,11 +464,23 @@ async fn methods_other_than_patch_get_405_with_allow() {
     let user = app.seed("a@example.com", "old-password").await;
     for method in ["GET", "POST", "PUT", "DELETE", "OPTIONS"] {
         let response = app
-            .request(method, &format!("/api/users/{}", user.id), &[("cookie", &user.cookie), ("content-type", "application/json")], r#"{"email":"b@example.com"}"#)
+            .request(
+                method,
+                &format!("/api/users/{}", user.id),
+                &[
+                    ("cookie", &user.cookie),
+                    ("content-type", "application/json"),
+                ],
+                r#"{"email":"b@example.com"}"#,
+            )
             .await;
         assert_eq!(response.status, 405, "{method}");
         assert_eq!(response.header("allow"), Some("PATCH"), "{method}");
-        assert_eq!(response.json(), error_body(405, "Method not allowed.", None), "{method}");
+        assert_eq!(
+            response.json(),
+            error_body(405, "Method not allowed.", None),
+            "{method}"
+        );
     }
 }
 
@@ -300,17 +489,42 @@ async fn content_types_other_than_json_get_415() {
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let path = format!("/api/users/{}", user.id);
-    for content_type in ["", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"] {
+    for content_type in [
+        "",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+    ] {
         let response = app
-            .request("PATCH", &path, &[("cookie", &user.cookie), ("content-type", content_type)], r#"{"email":"b@example.com"}"#)
+            .request(
+                "PATCH",
+                &path,
+                &[("cookie", &user.cookie), ("content-type", content_type)],
+                r#"{"email":"b@example.com"}"#,
+            )
             .await;
         assert_eq!(response.status, 415, "{content_type:?}");
-        assert_eq!(response.json(), error_body(415, "Content-Type must be application/json.", None));
+        assert_eq!(
+            response.json(),
+            error_body(415, "Content-Type must be application/json.", None)
+        );
     }
     let response = app
-        .request("PATCH", &path, &[("cookie", &user.cookie), ("content-type", "Application/JSON; charset=UTF-8")], r#"{"email":"b@example.com"}"#)
+        .request(
+            "PATCH",
+            &path,
+            &[
+                ("cookie", &user.cookie),
+                ("content-type", "Application/JSON; charset=UTF-8"),
+            ],
+            r#"{"email":"b@example.com"}"#,
+        )
         .await;
-    assert_eq!(response.status, 200, "case and parameters are ignored: {response:?}");
+    assert_eq!(
+        response.status, 200,
+        "case and parameters are ignored: {response:?}"
+    );
 }
 
 #[tokio::test]
@@ -320,12 +534,24 @@ async fn bodies_over_16_kib_get_413() {
     let padding = "x".repeat(16 * 1024);
     let too_big = format!(r#"{{"email":"b@example.com","pad":"{padding}"}}"#);
     let response = app.patch(user.id, &user.cookie, &too_big).await;
-    assert_eq!((response.status, response.json()), (413, error_body(413, "Request body must be at most 16384 bytes.", None)));
+    assert_eq!(
+        (response.status, response.json()),
+        (
+            413,
+            error_body(413, "Request body must be at most 16384 bytes.", None)
+        )
+    );
 
-    let exactly = format!(r#"{{"email":"b@example.com","pad":"{}"}}"#, "x".repeat(16 * 1024 - 34));
+    let exactly = format!(
+        r#"{{"email":"b@example.com","pad":"{}"}}"#,
+        "x".repeat(16 * 1024 - 34)
+    );
     assert_eq!(exactly.len(), 16 * 1024);
     let response = app.patch(user.id, &user.cookie, &exactly).await;
-    assert_eq!(response.status, 200, "16 KiB exactly is allowed: {response:?}");
+    assert_eq!(
+        response.status, 200,
+        "16 KiB exactly is allowed: {response:?}"
+    );
 }
 
 #[tokio::test]
@@ -335,22 +561,136 @@ async fn checks_run_in_the_contracts_order() {
     let bob = app.seed("bob@example.com", "old-password").await;
     let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(20_000));
     let json = "application/json";
-    // (why, method, user id, cookie, content type, extra header, body, expected status)
-    let cases: Vec<(&str, &str, String, &str, &str, (&str, &str), &str, u16)> = vec![
-        ("method before session", "POST", "abc".into(), "", "text/plain", ("", ""), "{", 405),
-        ("session before user_id", "PATCH", "abc".into(), "", json, ("", ""), "{", 401),
-        ("session before body", "PATCH", alice.id.to_string(), "", json, ("", ""), "{}", 401),
-        ("user_id before ownership", "PATCH", "0".into(), &alice.cookie, json, ("", ""), "{}", 400),
-        ("ownership before body", "PATCH", bob.id.to_string(), &alice.cookie, json, ("", ""), "{}", 403),
-        ("ownership before cross-site", "PATCH", bob.id.to_string(), &alice.cookie, json, ("origin", "https://evil.example"), "{}", 403),
-        ("cross-site before content type", "PATCH", alice.id.to_string(), &alice.cookie, "text/plain", ("origin", "https://evil.example"), "{}", 403),
-        ("content type before size", "PATCH", alice.id.to_string(), &alice.cookie, "text/plain", ("", ""), &big, 415),
-        ("size before JSON", "PATCH", alice.id.to_string(), &alice.cookie, json, ("", ""), &big, 413),
-        ("JSON before the store", "PATCH", alice.id.to_string(), &alice.cookie, json, ("", ""), "{", 400),
+    struct Case<'a> {
+        why: &'a str,
+        method: &'a str,
+        id: String,
+        cookie: &'a str,
+        content_type: &'a str,
+        extra: (&'a str, &'a str),
+        body: &'a str,
+        expected: u16,
+    }
+    let cases = vec![
+        Case {
+            why: "method before session",
+            method: "POST",
+            id: "abc".into(),
+            cookie: "",
+            content_type: "text/plain",
+            extra: ("", ""),
+            body: "{",
+            expected: 405,
+        },
+        Case {
+            why: "session before user_id",
+            method: "PATCH",
+            id: "abc".into(),
+            cookie: "",
+            content_type: json,
+            extra: ("", ""),
+            body: "{",
+            expected: 401,
+        },
+        Case {
+            why: "session before body",
+            method: "PATCH",
+            id: alice.id.to_string(),
+            cookie: "",
+            content_type: json,
+            extra: ("", ""),
+            body: "{}",
+            expected: 401,
+        },
+        Case {
+            why: "user_id before ownership",
+            method: "PATCH",
+            id: "0".into(),
+            cookie: &alice.cookie,
+            content_type: json,
+            extra: ("", ""),
+            body: "{}",
+            expected: 400,
+        },
+        Case {
+            why: "ownership before body",
+            method: "PATCH",
+            id: bob.id.to_string(),
+            cookie: &alice.cookie,
+            content_type: json,
+            extra: ("", ""),
+            body: "{}",
+            expected: 403,
+        },
+        Case {
+            why: "ownership before cross-site",
+            method: "PATCH",
+            id: bob.id.to_string(),
+            cookie: &alice.cookie,
+            content_type: json,
+            extra: ("origin", "https://evil.example"),
+            body: "{}",
+            expected: 403,
+        },
+        Case {
+            why: "cross-site before content type",
+            method: "PATCH",
+            id: alice.id.to_string(),
+            cookie: &alice.cookie,
+            content_type: "text/plain",
+            extra: ("origin", "https://evil.example"),
+            body: "{}",
+            expected: 403,
+        },
+        Case {
+            why: "content type before size",
+            method: "PATCH",
+            id: alice.id.to_string(),
+            cookie: &alice.cookie,
+            content_type: "text/plain",
+            extra: ("", ""),
+            body: &big,
+            expected: 415,
+        },
+        Case {
+            why: "size before JSON",
+            method: "PATCH",
+            id: alice.id.to_string(),
+            cookie: &alice.cookie,
+            content_type: json,
+            extra: ("", ""),
+            body: &big,
+            expected: 413,
+        },
+        Case {
+            why: "JSON before the store",
+            method: "PATCH",
+            id: alice.id.to_string(),
+            cookie: &alice.cookie,
+            content_type: json,
+            extra: ("", ""),
+            body: "{",
+            expected: 400,
+        },
     ];
-    for (why, method, id, cookie, content_type, extra, body, expected) in cases {
+    for Case {
+        why,
+        method,
+        id,
+        cookie,
+        content_type,
+        extra,
+        body,
+        expected,
+    } in cases
+    {
         let response = app
-            .request(method, &format!("/api/users/{id}"), &[("cookie", cookie), ("content-type", content_type), extra], body)
+            .request(
+                method,
+                &format!("/api/users/{id}"),
+                &[("cookie", cookie), ("content-type", content_type), extra],
+                body,
+            )
             .await;
         assert_eq!(response.status, expected, "{why}: {response:?}");
     }
@@ -363,25 +703,75 @@ async fn cross_site_requests_get_403_and_same_site_ones_pass() {
     let own = format!("http://{}", app.host);
     let own_upper = own.to_uppercase();
     // (why, headers, expected)
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16)> = vec![
-        ("foreign Origin", vec![("origin", "https://evil.example")], 403),
+    type Headers<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Headers, u16)> = vec![
+        (
+            "foreign Origin",
+            vec![("origin", "https://evil.example")],
+            403,
+        ),
         ("Origin null", vec![("origin", "null")], 403),
-        ("Sec-Fetch-Site cross-site", vec![("sec-fetch-site", "cross-site")], 403),
-        ("own origin but cross-site fetch", vec![("origin", &own), ("sec-fetch-site", "cross-site")], 403),
-        ("same scheme, other port", vec![("origin", "http://127.0.0.1:1")], 403),
-        ("https is not http", vec![("origin", "https://127.0.0.1")], 403),
+        (
+            "Sec-Fetch-Site cross-site",
+            vec![("sec-fetch-site", "cross-site")],
+            403,
+        ),
+        (
+            "own origin but cross-site fetch",
+            vec![("origin", &own), ("sec-fetch-site", "cross-site")],
+            403,
+        ),
+        (
+            "same scheme, other port",
+            vec![("origin", "http://127.0.0.1:1")],
+            403,
+        ),
+        (
+            "https is not http",
+            vec![("origin", "https://127.0.0.1")],
+            403,
+        ),
         ("no Origin, no Sec-Fetch-Site (curl)", vec![], 200),
-        ("own origin", vec![("origin", &own), ("sec-fetch-site", "same-origin")], 200),
-        ("own origin in upper case", vec![("origin", &own_upper)], 200),
-        ("same-site fetch without Origin", vec![("sec-fetch-site", "same-site")], 200),
-        ("forwarded proto and host", vec![("origin", "https://api.example.com"), ("x-forwarded-proto", "https"), ("x-forwarded-host", "api.example.com:443")], 200),
-        ("allowed origin, cross-site", vec![("origin", ALLOWED_ORIGIN), ("sec-fetch-site", "cross-site")], 200),
+        (
+            "own origin",
+            vec![("origin", &own), ("sec-fetch-site", "same-origin")],
+            200,
+        ),
+        (
+            "own origin in upper case",
+            vec![("origin", &own_upper)],
+            200,
+        ),
+        (
+            "same-site fetch without Origin",
+            vec![("sec-fetch-site", "same-site")],
+            200,
+        ),
+        (
+            "forwarded proto and host",
+            vec![
+                ("origin", "https://api.example.com"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "api.example.com:443"),
+            ],
+            200,
+        ),
+        (
+            "allowed origin, cross-site",
+            vec![("origin", ALLOWED_ORIGIN), ("sec-fetch-site", "cross-site")],
+            200,
+        ),
     ];
     for (i, (why, extra, expected)) in cases.into_iter().enumerate() {
-        let mut headers = vec![("cookie", user.cookie.as_str()), ("content-type", "application/json")];
+        let mut headers = vec![
+            ("cookie", user.cookie.as_str()),
+            ("content-type", "application/json"),
+        ];
         headers.extend(extra);
         let body = format!(r#"{{"email":"user{i}@example.com"}}"#);
-        let response = app.request("PATCH", &format!("/api/users/{}", user.id), &headers, &body).await;
+        let response = app
+            .request("PATCH", &format!("/api/users/{}", user.id), &headers, &body)
+            .await;
         assert_eq!(response.status, expected, "{why}: {response:?}");
         if expected == 403 {
             assert_eq!(response.json(), error_body(403, FORBIDDEN, None), "{why}");
@@ -396,7 +786,15 @@ async fn allowed_origins_get_cors_headers_and_a_preflight() {
     let path = format!("/api/users/{}", user.id);
 
     let preflight = app
-        .request("OPTIONS", &path, &[("origin", ALLOWED_ORIGIN), ("access-control-request-method", "PATCH")], "")
+        .request(
+            "OPTIONS",
+            &path,
+            &[
+                ("origin", ALLOWED_ORIGIN),
+                ("access-control-request-method", "PATCH"),
+            ],
+            "",
+        )
         .await;
     assert_eq!(preflight.status, 204);
     assert_eq!(preflight.text, "");
@@ -412,15 +810,40 @@ async fn allowed_origins_get_cors_headers_and_a_preflight() {
     }
 
     let refused = app
-        .request("OPTIONS", &path, &[("origin", "https://evil.example"), ("access-control-request-method", "PATCH")], "")
+        .request(
+            "OPTIONS",
+            &path,
+            &[
+                ("origin", "https://evil.example"),
+                ("access-control-request-method", "PATCH"),
+            ],
+            "",
+        )
         .await;
     assert_eq!(refused.status, 405);
     assert_eq!(refused.header("access-control-allow-origin"), None);
 
-    let error = app.request("PATCH", &path, &[("origin", ALLOWED_ORIGIN), ("content-type", "application/json")], "{}").await;
+    let error = app
+        .request(
+            "PATCH",
+            &path,
+            &[
+                ("origin", ALLOWED_ORIGIN),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
+        .await;
     assert_eq!(error.status, 401);
-    assert_eq!(error.header("access-control-allow-origin"), Some(ALLOWED_ORIGIN), "errors carry CORS too");
-    assert_eq!(error.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        error.header("access-control-allow-origin"),
+        Some(ALLOWED_ORIGIN),
+        "errors carry CORS too"
+    );
+    assert_eq!(
+        error.header("access-control-allow-credentials"),
+        Some("true")
+    );
 }
 
 #[tokio::test]
@@ -428,15 +851,38 @@ async fn an_address_held_by_another_user_gets_409_in_any_case() {
     let app = spawn_app().await;
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
-    for taken in ["alice@example.com", "ALICE@example.com", "Alice@Example.Com"] {
-        let response = app.patch(bob.id, &bob.cookie, &json!({ "email": taken }).to_string()).await;
-        assert_eq!((response.status, response.json()), (409, error_body(409, "Email already in use.", None)), "{taken}");
+    for taken in [
+        "alice@example.com",
+        "ALICE@example.com",
+        "Alice@Example.Com",
+    ] {
+        let response = app
+            .patch(bob.id, &bob.cookie, &json!({ "email": taken }).to_string())
+            .await;
+        assert_eq!(
+            (response.status, response.json()),
+            (409, error_body(409, "Email already in use.", None)),
+            "{taken}"
+        );
     }
-    let both = app.patch(bob.id, &bob.cookie, r#"{"email":"alice@example.com","password":"new-password-1"}"#).await;
+    let both = app
+        .patch(
+            bob.id,
+            &bob.cookie,
+            r#"{"email":"alice@example.com","password":"new-password-1"}"#,
+        )
+        .await;
     assert_eq!(both.status, 409);
     let stored = app.stored(bob.id).await;
-    assert_eq!((stored.email.as_str(), stored.session_version), ("bob@example.com", 1), "nothing was written");
-    assert!(password::verify("old-password", &stored.password_hash), "the password did not change");
+    assert_eq!(
+        (stored.email.as_str(), stored.session_version),
+        ("bob@example.com", 1),
+        "nothing was written"
+    );
+    assert!(
+        password::verify("old-password", &stored.password_hash),
+        "the password did not change"
+    );
     assert_eq!(alice.id, 1);
 }
 
@@ -445,12 +891,16 @@ async fn changing_only_the_case_of_ones_own_address_is_allowed() {
     let app = spawn_app().await;
     let user = app.seed("jane@example.com", "old-password").await;
 
-    let response = app.patch(user.id, &user.cookie, r#"{"email":"Jane@Example.com"}"#).await;
+    let response = app
+        .patch(user.id, &user.cookie, r#"{"email":"Jane@Example.com"}"#)
+        .await;
 
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.json()["user"]["primary_email"], "Jane@Example.com");
     let other = app.seed("someone@example.com", "old-password").await;
-    let taken = app.patch(other.id, &other.cookie, r#"{"email":"jane@example.com"}"#).await;
+    let taken = app
+        .patch(other.id, &other.cookie, r#"{"email":"jane@example.com"}"#)
+        .await;
     assert_eq!(taken.status, 409, "the claim still holds in its new case");
 }
 
@@ -460,8 +910,12 @@ async fn a_released_address_can_be_claimed_by_someone_else() {
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
 
-    let moved = app.patch(alice.id, &alice.cookie, r#"{"email":"alice2@example.com"}"#).await;
-    let claimed = app.patch(bob.id, &bob.cookie, r#"{"email":"alice@example.com"}"#).await;
+    let moved = app
+        .patch(alice.id, &alice.cookie, r#"{"email":"alice2@example.com"}"#)
+        .await;
+    let claimed = app
+        .patch(bob.id, &bob.cookie, r#"{"email":"alice@example.com"}"#)
+        .await;
 
     assert_eq!((moved.status, claimed.status), (200, 200), "{claimed:?}");
 }
@@ -470,14 +924,20 @@ async fn a_released_address_can_be_claimed_by_someone_else() {
 async fn a_stale_session_email_still_updates() {
     let app = spawn_app().await;
     let user = app.seed("first@example.com", "old-password").await;
-    let moved = app.patch(user.id, &user.cookie, r#"{"email":"second@example.com"}"#).await;
+    let moved = app
+        .patch(user.id, &user.cookie, r#"{"email":"second@example.com"}"#)
+        .await;
     assert_eq!(moved.status, 200);
 
     // The original cookie still says first@example.com.
-    let response = app.patch(user.id, &user.cookie, r#"{"email":"third@example.com"}"#).await;
+    let response = app
+        .patch(user.id, &user.cookie, r#"{"email":"third@example.com"}"#)
+        .await;
 
     assert_eq!(response.status, 200, "{response:?}");
-    let back = app.patch(user.id, &user.cookie, r#"{"email":"First@example.com"}"#).await;
+    let back = app
+        .patch(user.id, &user.cookie, r#"{"email":"First@example.com"}"#)
+        .await;
     assert_eq!(back.status, 200, "the first address was released: {back:?}");
 }
 
@@ -486,17 +946,30 @@ async fn thirty_two_concurrent_claims_of_one_address_have_exactly_one_winner() {
     let app = spawn_app().await;
     let mut users = Vec::new();
     for i in 0..32 {
-        users.push(app.seed(&format!("racer{i}@example.com"), "old-password").await);
+        users.push(
+            app.seed(&format!("racer{i}@example.com"), "old-password")
+                .await,
+        );
     }
 
     let responses = futures::future::join_all(
-        users.iter().map(|u| app.patch(u.id, &u.cookie, r#"{"email":"prize@example.com"}"#)),
+        users
+            .iter()
+            .map(|u| app.patch(u.id, &u.cookie, r#"{"email":"prize@example.com"}"#)),
     )
     .await;
 
     let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 31, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        31,
+        "{statuses:?}"
+    );
     let mut holders = 0;
     for user in &users {
         if app.stored(user.id).await.email.as_str() == "prize@example.com" {
@@ -506,8 +979,18 @@ async fn thirty_two_concurrent_claims_of_one_address_have_exactly_one_winner() {
     assert_eq!(holders, 1);
     if let Some(memory) = &app.memory {
         let claims = memory.claims();
-        assert_eq!(claims.len(), 32, "one claim per user, no orphans: {claims:?}");
-        assert_eq!(claims.iter().filter(|(address, _)| address == "prize@example.com").count(), 1);
+        assert_eq!(
+            claims.len(),
+            32,
+            "one claim per user, no orphans: {claims:?}"
+        );
+        assert_eq!(
+            claims
+                .iter()
+                .filter(|(address, _)| address == "prize@example.com")
+                .count(),
+            1
+        );
     }
 }
 
@@ -525,23 +1008,20 @@ async fn a_store_that_cannot_be_reached_gets_500_without_details() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let store = neptun_users::store::DynamoStore::with_client(
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-                .endpoint_url(format!("http://127.0.0.1:{port}"))
-                .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
-                .build(),
-        ),
-        "neptun-users",
-    );
+    let store = unreachable_dynamo_store(port).await;
     let app = spawn_app_over(config(&[]), std::sync::Arc::new(store), None).await;
     let cookie = app.cookie_for(1, "a@example.com", 1);
 
     let started = std::time::Instant::now();
     let response = app.patch(1, &cookie, r#"{"email":"b@example.com"}"#).await;
 
-    assert_eq!((response.status, response.json()), (500, error_body(500, "Internal server error.", None)));
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "bounded: {:?}", started.elapsed());
+    assert_eq!(
+        (response.status, response.json()),
+        (500, error_body(500, "Internal server error.", None))
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "bounded: {:?}",
+        started.elapsed()
+    );
 }

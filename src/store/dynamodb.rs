@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -50,6 +50,28 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// How often a transaction cancelled only by a concurrent transaction is tried again.
 const CONFLICT_RETRIES: u32 = 3;
 
+/// The SDK configuration this store uses: one rustls (ring) HTTPS client, bounded timeouts
+/// and the standard retry mode, everything else from the environment as the SDK reads it.
+pub async fn load_sdk_config() -> SdkConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .load()
+        .await
+}
+
 /// Users in a DynamoDB table.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -71,23 +93,7 @@ impl DynamoStore {
     /// credentials, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), with bounded timeouts
     /// and standard retries. Fails when no region is configured.
     pub async fn from_env(table: &str) -> Result<Self, StoreError> {
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http_client)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .load()
-            .await;
+        let sdk_config = load_sdk_config().await;
         if sdk_config.region().is_none() {
             return Err(StoreError::Unavailable(
                 "no AWS region configured: set AWS_REGION (any value for a local emulator)".into(),
@@ -102,6 +108,16 @@ impl DynamoStore {
             client,
             table: table.to_owned(),
         }
+    }
+
+    /// The SDK client (tests scan the table with it).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     /// The region the client was built for, for start-up messages.

@@ -84,10 +84,14 @@ pub struct TestUser {
 }
 
 pub fn config(vars: &[(&str, &str)]) -> Config {
-    let mut vars: HashMap<String, String> =
-        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    vars.entry("SESSION_SECRET".into()).or_insert_with(|| SECRET.into());
-    vars.entry("ALLOWED_ORIGINS".into()).or_insert_with(|| ALLOWED_ORIGIN.into());
+    let mut vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.entry("SESSION_SECRET".into())
+        .or_insert_with(|| SECRET.into());
+    vars.entry("ALLOWED_ORIGINS".into())
+        .or_insert_with(|| ALLOWED_ORIGIN.into());
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test config is valid")
 }
 
@@ -106,8 +110,13 @@ pub async fn fresh_dynamo_store() -> Option<DynamoStore> {
         TABLES.fetch_add(1, Ordering::Relaxed),
         unix_now()
     );
-    let store = DynamoStore::from_env(&table).await.expect("emulator client");
-    store.create_table().await.expect("create table on the emulator");
+    let store = DynamoStore::from_env(&table)
+        .await
+        .expect("emulator client");
+    store
+        .create_table()
+        .await
+        .expect("create table on the emulator");
     Some(store)
 }
 
@@ -176,7 +185,9 @@ impl TestApp {
 
     /// A valid cookie for any id, email and version, signed with the server's key.
     pub fn cookie_for(&self, id: u64, email: &str, version: u64) -> String {
-        let session = self.keys.issue(UserId::new(id).unwrap(), email, version, unix_now(), None);
+        let session = self
+            .keys
+            .issue(UserId::new(id).unwrap(), email, version, unix_now(), None);
         self.keys.cookie_pair(&session)
     }
 
@@ -186,15 +197,33 @@ impl TestApp {
     }
 
     /// `PATCH /api/users/{id}` with a JSON body and the cookie.
-    pub async fn patch(&self, id: impl std::fmt::Display, cookie: &str, body: &str) -> TestResponse {
-        self.request("PATCH", &format!("/api/users/{id}"), &[("cookie", cookie), ("content-type", "application/json")], body)
-            .await
+    pub async fn patch(
+        &self,
+        id: impl std::fmt::Display,
+        cookie: &str,
+        body: &str,
+    ) -> TestResponse {
+        self.request(
+            "PATCH",
+            &format!("/api/users/{id}"),
+            &[("cookie", cookie), ("content-type", "application/json")],
+            body,
+        )
+        .await
     }
 
     /// Any request; headers with an empty value are left out.
-    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> TestResponse {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> TestResponse {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.client.request(method, format!("{}{}", self.base_url, path));
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path));
         for (name, value) in headers {
             if !value.is_empty() {
                 request = request.header(*name, *value);
@@ -204,9 +233,16 @@ impl TestApp {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
-        let response = TestResponse { status, headers, text };
+        let response = TestResponse {
+            status,
+            headers,
+            text,
+        };
         if status >= 400 {
-            assert!(response.set_cookies().is_empty(), "an error never sets a cookie: {response:?}");
+            assert!(
+                response.set_cookies().is_empty(),
+                "an error never sets a cookie: {response:?}"
+            );
             assert_contract_headers(&response);
         }
         response
@@ -224,14 +260,29 @@ impl TestApp {
 
 /// Every JSON response carries these (SPEC §2).
 pub fn assert_contract_headers(response: &TestResponse) {
-    assert_eq!(response.header("content-type"), Some("application/json"), "{response:?}");
-    assert_eq!(response.header("cache-control"), Some("no-store"), "{response:?}");
-    assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{response:?}");
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/json"),
+        "{response:?}"
+    );
+    assert_eq!(
+        response.header("cache-control"),
+        Some("no-store"),
+        "{response:?}"
+    );
+    assert_eq!(
+        response.header("x-content-type-options"),
+        Some("nosniff"),
+        "{response:?}"
+    );
 }
 
 /// The error body for a status, message and optional issues, exactly.
 pub fn error_body(status: u16, message: &str, issues: Option<Value>) -> Value {
-    let reason = reqwest::StatusCode::from_u16(status).unwrap().canonical_reason().unwrap();
+    let reason = reqwest::StatusCode::from_u16(status)
+        .unwrap()
+        .canonical_reason()
+        .unwrap();
     let mut body = serde_json::json!({
         "statusCode": status,
         "statusMessage": format!("{reason}."),
@@ -241,4 +292,22 @@ pub fn error_body(status: u16, message: &str, issues: Option<Value>) -> Value {
         body["data"] = serde_json::json!({ "issues": issues });
     }
     body
+}
+
+/// A real DynamoDB client, configured as in production but pointed at `port` on loopback.
+pub async fn dynamo_client_at(port: u16) -> aws_sdk_dynamodb::Client {
+    let sdk_config = neptun_users::store::dynamodb::load_sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A store whose DynamoDB endpoint is a port where nothing listens.
+pub async fn unreachable_dynamo_store(port: u16) -> DynamoStore {
+    DynamoStore::with_client(dynamo_client_at(port).await, "neptun-users")
 }

@@ -1,0 +1,645 @@
+//! The store seam: one conformance suite run against both stores, then DynamoDB's own
+//! promises (call counts, races, faults) against the emulator the test command starts.
+//!
+//! Without `AWS_ENDPOINT_URL_DYNAMODB` the DynamoDB half says it skipped; with
+//! `NEPTUN_REQUIRE_DYNAMODB=1` (as `scripts/test` and CI set) a missing emulator fails.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use common::*;
+use neptun_users::domain::{Email, NewPassword, UserId};
+use neptun_users::password::{Hasher, PasswordHash, verify};
+use neptun_users::store::{DynamoStore, MemoryStore, StoreError, UserPatch, UserStore};
+use tokio::net::{TcpListener, TcpStream};
+
+const NOW: i64 = 1_800_000_000;
+
+fn email(raw: &str) -> Email {
+    Email::parse(raw).unwrap()
+}
+
+async fn hash(password: &str) -> PasswordHash {
+    Hasher::new(1)
+        .hash(NewPassword::parse(password).unwrap())
+        .await
+        .unwrap()
+}
+
+fn patch(id: u64, version: u64, known: &str) -> UserPatch {
+    UserPatch {
+        id: UserId::new(id).unwrap(),
+        expected_version: version,
+        known_email: known.to_owned(),
+        email: None,
+        password_hash: None,
+        now: NOW + 60,
+    }
+}
+
+async fn create(store: &dyn UserStore, address: &str) -> u64 {
+    store
+        .create_user(&email(address), &hash("initial-password").await, NOW)
+        .await
+        .unwrap()
+        .id
+        .get()
+}
+
+async fn stored(store: &dyn UserStore, id: u64) -> neptun_users::store::StoredUser {
+    store
+        .get_user(UserId::new(id).unwrap())
+        .await
+        .unwrap()
+        .expect("user exists")
+}
+
+/// The DynamoDB store for this test, or `None` (with a message) when no emulator is set up.
+async fn dynamo() -> Option<DynamoStore> {
+    let store = fresh_dynamo_store().await;
+    if store.is_none() {
+        assert!(
+            std::env::var("NEPTUN_REQUIRE_DYNAMODB").as_deref() != Ok("1"),
+            "NEPTUN_REQUIRE_DYNAMODB=1 but AWS_ENDPOINT_URL_DYNAMODB is not set"
+        );
+        eprintln!(
+            "SKIPPED: no DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB unset); run scripts/test"
+        );
+    }
+    store
+}
+
+// ---------------------------------------------------------------------------------------
+// Conformance: the same promises from both stores.
+
+async fn creates_users_with_sequential_ids_and_the_initial_version(store: Arc<dyn UserStore>) {
+    let first = store
+        .create_user(&email("a@example.com"), &hash("password-1").await, NOW)
+        .await
+        .unwrap();
+    let second = create(store.as_ref(), "b@example.com").await;
+    assert_eq!((first.id.get(), second), (1, 2));
+    let read = stored(store.as_ref(), 1).await;
+    assert_eq!(read, first);
+    assert_eq!(read.session_version, 1);
+    assert!(verify("password-1", &read.password_hash));
+    assert_eq!(
+        store.get_user(UserId::new(99).unwrap()).await.unwrap(),
+        None
+    );
+}
+
+async fn creating_a_user_with_a_taken_address_fails_in_any_case(store: Arc<dyn UserStore>) {
+    create(store.as_ref(), "a@example.com").await;
+    let again = store
+        .create_user(&email("A@EXAMPLE.com"), &hash("password-1").await, NOW)
+        .await;
+    assert_eq!(again.unwrap_err(), StoreError::EmailTaken);
+}
+
+async fn a_missing_user_is_not_found(store: Arc<dyn UserStore>) {
+    let mut update = patch(42, 1, "ghost@example.com");
+    update.password_hash = Some(hash("new-password").await);
+    assert_eq!(
+        store.update_user(&update).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    update.email = Some(email("new@example.com"));
+    assert_eq!(
+        store.update_user(&update).await.unwrap_err(),
+        StoreError::NotFound,
+        "with an email change"
+    );
+}
+
+async fn a_stale_session_version_is_revoked_and_writes_nothing(store: Arc<dyn UserStore>) {
+    let id = create(store.as_ref(), "a@example.com").await;
+    let mut update = patch(id, 0, "a@example.com");
+    update.password_hash = Some(hash("new-password").await);
+    assert_eq!(
+        store.update_user(&update).await.unwrap_err(),
+        StoreError::Revoked
+    );
+    update.email = Some(email("b@example.com"));
+    assert_eq!(
+        store.update_user(&update).await.unwrap_err(),
+        StoreError::Revoked,
+        "with an email change"
+    );
+    let user = stored(store.as_ref(), id).await;
+    assert_eq!(
+        (user.email.as_str(), user.session_version, user.updated_at),
+        ("a@example.com", 1, NOW)
+    );
+    create(store.as_ref(), "b@example.com").await; // b@ was never claimed
+}
+
+async fn a_password_change_increments_the_session_version(store: Arc<dyn UserStore>) {
+    let id = create(store.as_ref(), "a@example.com").await;
+    let mut update = patch(id, 1, "a@example.com");
+    update.password_hash = Some(hash("new-password").await);
+    let updated = store.update_user(&update).await.unwrap();
+    assert_eq!(
+        (updated.email.as_str(), updated.session_version),
+        ("a@example.com", 2)
+    );
+    let user = stored(store.as_ref(), id).await;
+    assert!(verify("new-password", &user.password_hash));
+    assert_eq!(
+        (
+            user.session_version,
+            user.updated_at,
+            user.password_changed_at
+        ),
+        (2, NOW + 60, Some(NOW + 60))
+    );
+}
+
+async fn an_email_change_moves_the_claim(store: Arc<dyn UserStore>) {
+    let id = create(store.as_ref(), "a@example.com").await;
+    let mut update = patch(id, 1, "a@example.com");
+    update.email = Some(email("b@example.com"));
+    let updated = store.update_user(&update).await.unwrap();
+    assert_eq!(
+        (updated.email.as_str(), updated.session_version),
+        ("b@example.com", 1)
+    );
+    let user = stored(store.as_ref(), id).await;
+    assert_eq!(
+        (
+            user.email.as_str(),
+            user.updated_at,
+            user.password_changed_at
+        ),
+        ("b@example.com", NOW + 60, None)
+    );
+    create(store.as_ref(), "a@example.com").await; // the old address was released
+    let taken = store
+        .create_user(&email("B@example.com"), &hash("password-1").await, NOW)
+        .await;
+    assert_eq!(
+        taken.unwrap_err(),
+        StoreError::EmailTaken,
+        "the new one is claimed"
+    );
+}
+
+async fn the_same_address_and_a_case_only_change_succeed(store: Arc<dyn UserStore>) {
+    let id = create(store.as_ref(), "jane@example.com").await;
+    let mut update = patch(id, 1, "jane@example.com");
+    update.email = Some(email("jane@example.com"));
+    assert_eq!(
+        store.update_user(&update).await.unwrap().email.as_str(),
+        "jane@example.com"
+    );
+    update.email = Some(email("Jane@Example.COM"));
+    update.password_hash = Some(hash("new-password").await);
+    let updated = store.update_user(&update).await.unwrap();
+    assert_eq!(
+        (updated.email.as_str(), updated.session_version),
+        ("Jane@Example.COM", 2)
+    );
+    let taken = store
+        .create_user(&email("jane@example.com"), &hash("password-1").await, NOW)
+        .await;
+    assert_eq!(
+        taken.unwrap_err(),
+        StoreError::EmailTaken,
+        "still claimed after the case change"
+    );
+}
+
+async fn an_address_held_by_another_user_is_taken_in_any_case(store: Arc<dyn UserStore>) {
+    create(store.as_ref(), "alice@example.com").await;
+    let bob = create(store.as_ref(), "bob@example.com").await;
+    for address in ["alice@example.com", "ALICE@EXAMPLE.COM"] {
+        let mut update = patch(bob, 1, "bob@example.com");
+        update.email = Some(email(address));
+        update.password_hash = Some(hash("new-password").await);
+        assert_eq!(
+            store.update_user(&update).await.unwrap_err(),
+            StoreError::EmailTaken,
+            "{address}"
+        );
+    }
+    let user = stored(store.as_ref(), bob).await;
+    assert_eq!(
+        (user.email.as_str(), user.session_version),
+        ("bob@example.com", 1),
+        "nothing written"
+    );
+    assert!(verify("initial-password", &user.password_hash));
+}
+
+async fn a_stale_session_email_is_looked_up_and_the_update_lands(store: Arc<dyn UserStore>) {
+    let id = create(store.as_ref(), "first@example.com").await;
+    let mut moved = patch(id, 1, "first@example.com");
+    moved.email = Some(email("second@example.com"));
+    store.update_user(&moved).await.unwrap();
+    // The caller's session still says first@example.com.
+    for (address, expected) in [
+        ("third@example.com", "third@example.com"),
+        ("FIRST@example.com", "FIRST@example.com"),
+    ] {
+        let mut update = patch(id, 1, "first@example.com");
+        update.email = Some(email(address));
+        assert_eq!(
+            store.update_user(&update).await.unwrap().email.as_str(),
+            expected
+        );
+    }
+    // second@ and third@ were released along the way.
+    create(store.as_ref(), "second@example.com").await;
+    create(store.as_ref(), "third@example.com").await;
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod memory_store {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(super::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod dynamodb_store {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(store) = super::dynamo().await {
+                        super::$case(std::sync::Arc::new(store)).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    creates_users_with_sequential_ids_and_the_initial_version,
+    creating_a_user_with_a_taken_address_fails_in_any_case,
+    a_missing_user_is_not_found,
+    a_stale_session_version_is_revoked_and_writes_nothing,
+    a_password_change_increments_the_session_version,
+    an_email_change_moves_the_claim,
+    the_same_address_and_a_case_only_change_succeed,
+    an_address_held_by_another_user_is_taken_in_any_case,
+    a_stale_session_email_is_looked_up_and_the_update_lands,
+);
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB: call counts.
+
+/// Records the DynamoDB operation of every request that goes on the wire.
+#[derive(Debug, Default, Clone)]
+struct CallLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallLog {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+/// A store on a fresh emulator table whose calls are logged.
+async fn counted_dynamo() -> Option<(DynamoStore, CallLog)> {
+    let plain = dynamo().await?;
+    let log = CallLog::default();
+    let sdk_config = neptun_users::store::dynamodb::load_sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .interceptor(log.clone())
+        .build();
+    let table = plain.table().to_owned();
+    Some((
+        DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(config), &table),
+        log,
+    ))
+}
+
+#[tokio::test]
+async fn dynamodb_updates_make_one_call_on_the_happy_path() {
+    let Some((store, calls)) = counted_dynamo().await else {
+        return;
+    };
+    let id = create(&store, "a@example.com").await;
+    calls.take();
+
+    let mut password_only = patch(id, 1, "a@example.com");
+    password_only.password_hash = Some(hash("new-password").await);
+    store.update_user(&password_only).await.unwrap();
+    assert_eq!(calls.take(), ["UpdateItem"], "password only");
+
+    let mut case_only = patch(id, 2, "a@example.com");
+    case_only.email = Some(email("A@example.com"));
+    store.update_user(&case_only).await.unwrap();
+    assert_eq!(calls.take(), ["UpdateItem"], "same address");
+
+    let mut both = patch(id, 2, "A@example.com");
+    both.email = Some(email("b@example.com"));
+    both.password_hash = Some(hash("newer-password").await);
+    store.update_user(&both).await.unwrap();
+    assert_eq!(
+        calls.take(),
+        ["TransactWriteItems"],
+        "email and password change"
+    );
+
+    let mut revoked = patch(id, 1, "b@example.com");
+    revoked.email = Some(email("c@example.com"));
+    assert_eq!(
+        store.update_user(&revoked).await.unwrap_err(),
+        StoreError::Revoked
+    );
+    assert_eq!(
+        calls.take(),
+        ["TransactWriteItems"],
+        "a refusal costs one call too"
+    );
+
+    let mut stale = patch(id, 3, "a@example.com");
+    stale.email = Some(email("d@example.com"));
+    store.update_user(&stale).await.unwrap();
+    assert_eq!(
+        calls.take(),
+        ["TransactWriteItems", "TransactWriteItems"],
+        "stale email: one retry, no extra read"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB: races, checked by scanning the table.
+
+/// Every item of the table, by key.
+async fn scan(store: &DynamoStore) -> HashMap<String, HashMap<String, AttributeValue>> {
+    let mut items = HashMap::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let key = item["pk"].as_s().unwrap().clone();
+            items.insert(key, item.clone());
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// Exactly one claim per user, matching its email; no orphan claims.
+async fn assert_claims_consistent(store: &DynamoStore) -> usize {
+    let items = scan(store).await;
+    let users: Vec<_> = items
+        .iter()
+        .filter(|(k, _)| k.starts_with("USER#"))
+        .collect();
+    let claims: Vec<_> = items
+        .iter()
+        .filter(|(k, _)| k.starts_with("EMAIL#"))
+        .collect();
+    assert_eq!(users.len(), claims.len(), "one claim per user, no orphans");
+    for (key, user) in &users {
+        let lower = user["email_lower"].as_s().unwrap();
+        assert_eq!(lower, &user["email"].as_s().unwrap().to_ascii_lowercase());
+        let claim = &items[&format!("EMAIL#{lower}")];
+        assert_eq!(
+            format!("USER#{}", claim["user_id"].as_n().unwrap()),
+            **key,
+            "claim points back"
+        );
+    }
+    users.len()
+}
+
+#[tokio::test]
+async fn dynamodb_thirty_two_concurrent_claims_of_one_address_have_one_winner() {
+    let Some(store) = dynamo().await else { return };
+    let mut ids = Vec::new();
+    for i in 0..32 {
+        ids.push(create(&store, &format!("racer{i}@example.com")).await);
+    }
+
+    let results = futures::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        let store = store.clone();
+        async move {
+            let mut claim = patch(*id, 1, &format!("racer{i}@example.com"));
+            claim.email = Some(email("prize@example.com"));
+            store.update_user(&claim).await
+        }
+    }))
+    .await;
+
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    let taken = results
+        .iter()
+        .filter(|r| **r == Err(StoreError::EmailTaken))
+        .count();
+    assert_eq!((won, taken), (1, 31), "{results:?}");
+    assert_eq!(assert_claims_consistent(&store).await, 32);
+}
+
+#[tokio::test]
+async fn dynamodb_concurrent_email_and_password_updates_never_lose_each_other() {
+    let Some(store) = dynamo().await else { return };
+    for round in 0..8 {
+        let address = format!("user{round}@example.com");
+        let id = create(&store, &address).await;
+        let mut email_change = patch(id, 1, &address);
+        email_change.email = Some(email(&format!("moved{round}@example.com")));
+        let mut password_change = patch(id, 1, &address);
+        password_change.password_hash = Some(hash("new-password").await);
+
+        let (by_email, by_password) = tokio::join!(
+            store.update_user(&email_change),
+            store.update_user(&password_change)
+        );
+
+        let user = stored(&store, id).await;
+        assert!(by_password.is_ok() || by_password == Err(StoreError::Revoked));
+        assert!(by_email.is_ok() || by_email == Err(StoreError::Revoked));
+        assert!(by_email.is_ok() || by_password.is_ok(), "one of them lands");
+        assert_eq!(
+            user.email.as_str() == format!("moved{round}@example.com"),
+            by_email.is_ok(),
+            "email landed iff 200"
+        );
+        assert_eq!(
+            verify("new-password", &user.password_hash),
+            by_password.is_ok(),
+            "password landed iff 200"
+        );
+        assert_eq!(user.session_version, 1 + u64::from(by_password.is_ok()));
+    }
+    assert_claims_consistent(&store).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB: faults.
+
+#[tokio::test]
+async fn an_endpoint_with_nothing_listening_is_unavailable_within_the_bound() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = unreachable_dynamo_store(port).await;
+    let started = Instant::now();
+    let error = store.get_user(UserId::new(1).unwrap()).await.unwrap_err();
+    let StoreError::Unavailable(reason) = error else {
+        panic!("expected Unavailable, got {error:?}")
+    };
+    assert!(
+        reason.contains("dispatch failure"),
+        "connection refused, not a configuration error: {reason}"
+    );
+    assert!(
+        started.elapsed() < neptun_users::store::dynamodb::OPERATION_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A TCP proxy in front of the emulator that can be cut and restored, like a network outage.
+struct Outage {
+    port: u16,
+    down: Arc<AtomicBool>,
+    generation: Arc<AtomicUsize>,
+}
+
+impl Outage {
+    async fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(AtomicUsize::new(0));
+        let (down_flag, generation_now) = (down.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if down_flag.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection close
+                }
+                let born = generation_now.load(Ordering::SeqCst);
+                let (down, generation) = (down_flag.clone(), generation_now.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                        return;
+                    };
+                    let cut = async {
+                        while !down.load(Ordering::SeqCst)
+                            && generation.load(Ordering::SeqCst) == born
+                        {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            down,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() {
+    let Some(direct) = dynamo().await else { return };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let upstream: u16 = endpoint
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let outage = Outage::start(upstream).await;
+    let store = DynamoStore::with_client(dynamo_client_at(outage.port).await, direct.table());
+    let id = create(&store, "a@example.com").await;
+
+    outage.cut();
+    let started = Instant::now();
+    let mut update = patch(id, 1, "a@example.com");
+    update.email = Some(email("b@example.com"));
+    update.password_hash = Some(hash("new-password").await);
+    let during = store.update_user(&update).await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(during, Err(StoreError::Unavailable(_))),
+        "{during:?}"
+    );
+    assert!(
+        waited < neptun_users::store::dynamodb::OPERATION_TIMEOUT + Duration::from_secs(1),
+        "{waited:?}"
+    );
+
+    outage.restore();
+    let user = stored(&store, id).await;
+    assert_eq!(
+        (user.email.as_str(), user.session_version),
+        ("a@example.com", 1),
+        "nothing half-written"
+    );
+    assert_claims_consistent(&direct).await;
+    let after = store.update_user(&update).await.unwrap();
+    assert_eq!(
+        (after.email.as_str(), after.session_version),
+        ("b@example.com", 2),
+        "recovered without a restart"
+    );
+    assert_claims_consistent(&direct).await;
+}
