@@ -1,0 +1,340 @@
+//! The local command as a user runs it: the built binary, its stdout lines and exit codes.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::SECRET;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_neptun");
+
+/// A `serve` process; killed when dropped.
+struct Served {
+    child: Child,
+    lines: Vec<Value>,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `neptun serve --addr 127.0.0.1:0 ARGS` and reads stdout up to the listening line.
+fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("SESSION_SECRET")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start neptun serve");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for line in stdout.lines() {
+        let value: Value = serde_json::from_str(&line.unwrap()).expect("stdout lines are JSON");
+        if let Some(url) = value["listening"].as_str() {
+            let url = url.to_owned();
+            return Served { child, lines, url };
+        }
+        lines.push(value);
+    }
+    panic!("serve exited before listening: {lines:?}");
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("SESSION_SECRET");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run neptun");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+async fn patch(url: &str, id: u64, cookie: &str, body: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .patch(format!("{url}/api/users/{id}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn serve_prints_one_line_per_seeded_user_then_listening_and_the_cookies_work() {
+    let served = serve(
+        &[
+            "--seed",
+            "a@example.com:password-a",
+            "--seed=b@example.com:pass:word:b",
+        ],
+        &[],
+    );
+
+    assert_eq!(served.lines.len(), 2);
+    for (line, (id, email)) in served
+        .lines
+        .iter()
+        .zip([(1, "a@example.com"), (2, "b@example.com")])
+    {
+        assert_eq!(line["user"], json!({"id": id, "primary_email": email}));
+        assert!(
+            line["cookie"]
+                .as_str()
+                .unwrap()
+                .starts_with("neptun-session=")
+        );
+    }
+    assert!(served.url.starts_with("http://127.0.0.1:"));
+    let cookie = served.lines[1]["cookie"].as_str().unwrap();
+    let (status, body) = patch(&served.url, 2, cookie, r#"{"email":"new@example.com"}"#).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"user": {"id": 2, "primary_email": "new@example.com"}})
+        )
+    );
+}
+
+#[tokio::test]
+async fn session_mint_makes_a_cookie_the_server_accepts() {
+    let served = serve(
+        &["--seed", "a@example.com:password-a"],
+        &[("SESSION_SECRET", SECRET)],
+    );
+    let (code, stdout, _) = run(
+        &["session", "mint", "--user-id", "1", "--email=a@example.com"],
+        &[("SESSION_SECRET", SECRET)],
+    );
+    assert_eq!(code, 0);
+    let cookie = stdout.trim();
+    assert!(
+        cookie.starts_with("neptun-session=") && !cookie.contains('\n'),
+        "{stdout:?}"
+    );
+    let (status, _) = patch(&served.url, 1, cookie, r#"{"email":"b@example.com"}"#).await;
+    assert_eq!(status, 200);
+
+    let (_, expired, _) = run(
+        &[
+            "session",
+            "mint",
+            "--user-id",
+            "1",
+            "--email",
+            "a@example.com",
+            "--expires-in",
+            "-60",
+        ],
+        &[("SESSION_SECRET", SECRET)],
+    );
+    let (status, body) = patch(
+        &served.url,
+        1,
+        expired.trim(),
+        r#"{"email":"c@example.com"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Unauthorized")),
+        "an expired cookie"
+    );
+
+    let (_, old_version, _) = run(
+        &[
+            "session",
+            "mint",
+            "--user-id",
+            "1",
+            "--email",
+            "a@example.com",
+            "--version",
+            "7",
+        ],
+        &[("SESSION_SECRET", SECRET)],
+    );
+    let (status, _) = patch(
+        &served.url,
+        1,
+        old_version.trim(),
+        r#"{"email":"c@example.com"}"#,
+    )
+    .await;
+    assert_eq!(
+        status, 401,
+        "a version that is not the stored one is revoked"
+    );
+}
+
+#[test]
+fn session_mint_refuses_a_missing_or_short_secret() {
+    let cases: [(&[(&str, &str)], &str); 2] = [
+        (&[], "SESSION_SECRET is not set"),
+        (
+            &[("SESSION_SECRET", "too-short")],
+            "SESSION_SECRET is too short",
+        ),
+    ];
+    for (env, expected) in cases {
+        let (code, stdout, stderr) = run(
+            &[
+                "session",
+                "mint",
+                "--user-id",
+                "1",
+                "--email",
+                "a@example.com",
+            ],
+            env,
+        );
+        assert_ne!(code, 0, "{expected}");
+        assert!(stdout.is_empty(), "no cookie printed");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("too-short"), "the secret is never echoed");
+    }
+}
+
+#[test]
+fn bad_arguments_print_the_usage_and_exit_2() {
+    let cases: [&[&str]; 6] = [
+        &["serve", "--port", "3000"],
+        &["serve", "--addr"],
+        &["serve", "--store", "redis"],
+        &["frobnicate"],
+        &[
+            "session",
+            "mint",
+            "--user-id",
+            "x",
+            "--email",
+            "a@example.com",
+        ],
+        &["user", "create", "--email", "a@example.com"],
+    ];
+    for args in cases {
+        let (code, stdout, stderr) = run(args, &[]);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stdout.is_empty(), "{args:?}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains("usage:"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let (code, stdout, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("session mint"));
+}
+
+#[test]
+fn a_seed_that_is_not_valid_is_refused_at_start() {
+    let (code, stdout, stderr) = run(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--seed",
+            "not-an-email:password-a",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("not a valid email"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_over_dynamodb_seeds_users_with_ids_from_the_counter() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
+        assert!(
+            std::env::var("NEPTUN_REQUIRE_DYNAMODB").as_deref() != Ok("1"),
+            "emulator required"
+        );
+        eprintln!(
+            "SKIPPED: no DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB unset); run scripts/test"
+        );
+        return;
+    };
+    let table = format!("neptun-cli-{}", std::process::id());
+    let env = [
+        ("SESSION_SECRET", SECRET),
+        ("USERS_TABLE", table.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+    ];
+    let (code, stdout, stderr) = run(&["table", "create"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap(),
+        json!({"table": table, "created": true})
+    );
+    let (code, stdout, _) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "first@example.com",
+            "--password",
+            "password-1",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap(),
+        json!({"user": {"id": 1, "primary_email": "first@example.com"}})
+    );
+    let (code, _, stderr) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "FIRST@example.com",
+            "--password",
+            "password-1",
+        ],
+        &env,
+    );
+    assert_eq!(code, 1, "the address is taken");
+    assert!(stderr.contains("already in use"), "{stderr}");
+
+    let served = serve(
+        &[
+            "--store",
+            "dynamodb",
+            "--seed",
+            "second@example.com:password-2",
+        ],
+        &env,
+    );
+    assert_eq!(
+        served.lines[0]["user"],
+        json!({"id": 3, "primary_email": "second@example.com"}),
+        "ids come from the counter"
+    );
+    let cookie = served.lines[0]["cookie"].as_str().unwrap();
+    let (status, body) = patch(&served.url, 3, cookie, r#"{"email":"first@example.com"}"#).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (409, Some("Email already in use."))
+    );
+    let (status, _) = patch(&served.url, 3, cookie, r#"{"password":"new-password"}"#).await;
+    assert_eq!(status, 200);
+}
