@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod handler;
+pub mod lambda;
 pub mod password;
 pub mod server;
 pub mod session;

@@ -37,18 +37,21 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command.spawn().expect("start neptun serve");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
+    let mut served = Served {
+        child: command.spawn().expect("start neptun serve"),
+        lines: Vec::new(),
+        url: String::new(),
+    };
+    let stdout = BufReader::new(served.child.stdout.take().unwrap());
     for line in stdout.lines() {
         let value: Value = serde_json::from_str(&line.unwrap()).expect("stdout lines are JSON");
         if let Some(url) = value["listening"].as_str() {
-            let url = url.to_owned();
-            return Served { child, lines, url };
+            served.url = url.to_owned();
+            return served;
         }
-        lines.push(value);
+        served.lines.push(value);
     }
-    panic!("serve exited before listening: {lines:?}");
+    panic!("serve exited before listening: {:?}", served.lines);
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {

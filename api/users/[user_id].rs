@@ -1,1 +1,29 @@
-fn main() {}
+//! Vercel entry for `/api/users/[user_id]`: configuration and DynamoDB client once per cold
+//! start, then `vercel_runtime`'s server. Vercel rewrites `/api/users/7` to this file with
+//! `?user_id=7`; the handler reads the path first and the query parameter as a fallback.
+
+use std::process::ExitCode;
+
+use neptun_users::context::Scheme;
+use neptun_users::{deploy, server, telemetry};
+use vercel_runtime::{Error, Request, Response, ResponseBody};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init(true);
+    let ctx = match deploy::init(Scheme::Https).await {
+        Ok(ctx) => ctx,
+        Err(message) => return deploy::refuse_to_start(&message),
+    };
+    let handler = vercel_runtime::service_fn(move |request: Request| {
+        let ctx = ctx.clone();
+        async move {
+            let response = server::handle_incoming(&ctx, request).await;
+            Ok::<Response<ResponseBody>, Error>(response.map(ResponseBody::from))
+        }
+    });
+    match vercel_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => deploy::refuse_to_start(&format!("Vercel runtime failed: {error}")),
+    }
+}

@@ -1,1 +1,23 @@
-fn main() {}
+//! AWS Lambda entry: configuration and DynamoDB client once per cold start, then the runtime.
+
+use std::process::ExitCode;
+
+use neptun_users::context::Scheme;
+use neptun_users::{deploy, lambda, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init(true);
+    let ctx = match deploy::init(Scheme::Https).await {
+        Ok(ctx) => ctx,
+        Err(message) => return deploy::refuse_to_start(&message),
+    };
+    let handler = lambda_http::service_fn(move |request| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_http::Error>(lambda::handle_event(&ctx, request).await) }
+    });
+    match lambda_http::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => deploy::refuse_to_start(&format!("Lambda runtime failed: {error}")),
+    }
+}

@@ -50,9 +50,10 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// How often a transaction cancelled only by a concurrent transaction is tried again.
 const CONFLICT_RETRIES: u32 = 3;
 
-/// The SDK configuration this store uses: one rustls (ring) HTTPS client, bounded timeouts
-/// and the standard retry mode, everything else from the environment as the SDK reads it.
-pub async fn load_sdk_config() -> SdkConfig {
+/// The SDK configuration loader this store uses: one rustls (ring) HTTPS client, bounded
+/// timeouts and the standard retry mode. Everything else comes from the environment as the
+/// SDK reads it, unless the caller sets it on the loader.
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -68,8 +69,11 @@ pub async fn load_sdk_config() -> SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .load()
-        .await
+}
+
+/// [`sdk_config_loader`], loaded from the environment.
+pub async fn load_sdk_config() -> SdkConfig {
+    sdk_config_loader().load().await
 }
 
 /// Users in a DynamoDB table.

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -294,17 +296,18 @@ pub fn error_body(status: u16, message: &str, issues: Option<Value>) -> Value {
     body
 }
 
-/// A real DynamoDB client, configured as in production but pointed at `port` on loopback.
+/// A real DynamoDB client, configured as in production but pointed at `port` on loopback,
+/// with region and credentials given so nothing is looked up elsewhere.
 pub async fn dynamo_client_at(port: u16) -> aws_sdk_dynamodb::Client {
-    let sdk_config = neptun_users::store::dynamodb::load_sdk_config().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+    let sdk_config = neptun_users::store::dynamodb::sdk_config_loader()
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "test",
         ))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk_config)
 }
 
 /// A store whose DynamoDB endpoint is a port where nothing listens.

@@ -1,0 +1,383 @@
+//! The deploy binaries, run the way their platforms run them: the Lambda binary under a
+//! Runtime API fed recorded API Gateway / Function URL events, the Vercel binary as the HTTP
+//! server `vercel_runtime` starts on `VERCEL_DEV_PORT`. Both over DynamoDB on the emulator.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::runtime_api::RuntimeApi;
+use common::*;
+use serde_json::{Value, json};
+
+const LAMBDA: &str = env!("CARGO_BIN_EXE_lambda");
+const VERCEL: &str = env!("CARGO_BIN_EXE_user_id");
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A fresh table with one user; the environment a deployed function would get for it.
+async fn deployment() -> Option<(TestUser, Vec<(String, String)>, TestApp)> {
+    let store = fresh_dynamo_store().await;
+    let Some(store) = store else {
+        assert!(
+            std::env::var("NEPTUN_REQUIRE_DYNAMODB").as_deref() != Ok("1"),
+            "emulator required"
+        );
+        eprintln!(
+            "SKIPPED: no DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB unset); run scripts/test"
+        );
+        return None;
+    };
+    let table = store.table().to_owned();
+    let app = spawn_app_over(config(&[]), std::sync::Arc::new(store), None).await;
+    let user = app.seed("lambda@example.com", "old-password").await;
+    let env = vec![
+        ("SESSION_SECRET".to_owned(), SECRET.to_owned()),
+        ("USERS_TABLE".to_owned(), table),
+        ("RUST_LOG".to_owned(), "warn".to_owned()),
+    ];
+    Some((user, env, app))
+}
+
+fn event(file: &str) -> Value {
+    let path = format!("{}/tests/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The recorded HTTP API (v2) event, retargeted at `PATCH /api/users/{id}`.
+fn v2_event(id: &str, cookie: &str, body: &str) -> Value {
+    let mut event = event("apigw_v2.json");
+    event["routeKey"] = json!("PATCH /api/users/{user_id}");
+    event["rawPath"] = json!(format!("/api/users/{id}"));
+    event["rawQueryString"] = json!("");
+    event["queryStringParameters"] = json!({});
+    event["cookies"] = json!(["theme=dark", cookie]);
+    event["headers"]["content-type"] = json!("application/json");
+    event["pathParameters"] = json!({ "user_id": id });
+    event["requestContext"]["routeKey"] = json!("PATCH /api/users/{user_id}");
+    event["requestContext"]["http"]["method"] = json!("PATCH");
+    event["requestContext"]["http"]["path"] = json!(format!("/api/users/{id}"));
+    event["body"] = json!(body);
+    event["isBase64Encoded"] = json!(false);
+    event
+}
+
+/// The recorded REST API (v1) event, retargeted likewise (with its stage in the path).
+fn v1_event(id: &str, cookie: &str, body: &str) -> Value {
+    let mut event = event("apigw_v1_rest.json");
+    event["resource"] = json!("/api/users/{user_id}");
+    event["path"] = json!(format!("/api/users/{id}"));
+    event["httpMethod"] = json!("PATCH");
+    event["requestContext"]["httpMethod"] = json!("PATCH");
+    event["requestContext"]["resourcePath"] = json!("/api/users/{user_id}");
+    event["pathParameters"] = json!({ "user_id": id });
+    event["queryStringParameters"] = Value::Null;
+    event["multiValueQueryStringParameters"] = Value::Null;
+    for (name, value) in [("Cookie", cookie), ("Content-Type", "application/json")] {
+        event["headers"][name] = json!(value);
+        event["multiValueHeaders"][name] = json!([value]);
+    }
+    event["body"] = json!(body);
+    event["isBase64Encoded"] = json!(false);
+    event
+}
+
+/// The recorded Function URL event: no path parameters, so the path carries the id.
+fn function_url_event(id: &str, cookie: &str, body: &str) -> Value {
+    let mut event = event("function_url.json");
+    event["rawPath"] = json!(format!("/api/users/{id}"));
+    event["rawQueryString"] = json!("");
+    event["cookies"] = json!([cookie]);
+    event["headers"]["cookie"] = json!(cookie);
+    event["headers"]["content-type"] = json!("application/json");
+    event["requestContext"]["http"]["method"] = json!("PATCH");
+    event["requestContext"]["http"]["path"] = json!(format!("/api/users/{id}"));
+    event["body"] = json!(body);
+    event["isBase64Encoded"] = json!(false);
+    event
+}
+
+fn start_lambda(api: &RuntimeApi, env: &[(String, String)]) -> Running {
+    let mut command = Command::new(LAMBDA);
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "neptun-users")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Running(command.spawn().expect("start the Lambda binary"))
+}
+
+/// The refreshed session cookie of a Lambda response, from v2's `cookies` or v1's headers.
+fn lambda_set_cookie(response: &Value) -> String {
+    let cookies = response["cookies"]
+        .as_array()
+        .or_else(|| response["multiValueHeaders"]["set-cookie"].as_array())
+        .unwrap_or_else(|| panic!("no Set-Cookie in {response}"));
+    assert_eq!(cookies.len(), 1, "{response}");
+    cookies[0].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_lambda_binary_answers_v2_v1_and_function_url_events() {
+    let Some((user, env, app)) = deployment().await else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+    type MakeEvent = fn(&str, &str, &str) -> Value;
+    let kinds: [(&str, MakeEvent); 3] = [
+        ("HTTP API v2", v2_event),
+        ("REST API v1", v1_event),
+        ("Function URL", function_url_event),
+    ];
+
+    let mut cookie = user.cookie.clone();
+    for (i, (kind, make)) in kinds.into_iter().enumerate() {
+        let address = format!("lambda{i}@example.com");
+        let response = api
+            .invoke(make(&id, &cookie, &json!({ "email": address }).to_string()))
+            .await;
+        let response = response.unwrap_or_else(|e| panic!("{kind}: error {e}"));
+
+        assert_eq!(response["statusCode"], 200, "{kind}: {response}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"user": {"id": user.id, "primary_email": address}}),
+            "{kind}"
+        );
+        let set_cookie = lambda_set_cookie(&response);
+        assert!(
+            set_cookie.contains("HttpOnly")
+                && set_cookie.contains("SameSite=Lax")
+                && set_cookie.contains("Secure"),
+            "{kind}"
+        );
+        cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let session = app
+            .keys
+            .verify([cookie.as_str()], neptun_users::session::unix_now())
+            .unwrap();
+        assert_eq!(
+            session.email, address,
+            "{kind}: the refreshed cookie carries the new email"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
+    let Some((user, env, app)) = deployment().await else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+
+    let cases = [
+        (
+            "no cookie",
+            v2_event(&id, "", r#"{"email":"b@example.com"}"#),
+            401,
+            "Unauthorized",
+        ),
+        (
+            "bad body",
+            v2_event(&id, &user.cookie, "{}"),
+            400,
+            "Invalid body(?email, ?password). At least one of email or password is required.",
+        ),
+        (
+            "bad id",
+            v2_event("abc", &user.cookie, "{}"),
+            400,
+            "Invalid route parameter user_id.",
+        ),
+        (
+            "v1 bad JSON",
+            v1_event(&id, &user.cookie, "{"),
+            400,
+            "Invalid JSON body",
+        ),
+        (
+            "function URL, other user",
+            function_url_event("999", &user.cookie, "{}"),
+            403,
+            "You do not have access to this resource.",
+        ),
+    ];
+    for (why, event, status, message) in cases {
+        let response = api
+            .invoke(event)
+            .await
+            .unwrap_or_else(|e| panic!("{why}: error {e}"));
+        assert_eq!(response["statusCode"], status, "{why}: {response}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["message"], message, "{why}");
+        assert!(
+            response["cookies"].as_array().is_none_or(|c| c.is_empty()),
+            "{why}: no cookie on errors"
+        );
+    }
+    let mut encoded = v2_event(&id, &user.cookie, "");
+    encoded["body"] = json!("eyJwYXNzd29yZCI6Im5ldy1wYXNzd29yZCJ9"); // {"password":"new-password"}
+    encoded["isBase64Encoded"] = json!(true);
+    let response = api.invoke(encoded).await.unwrap();
+    assert_eq!(
+        response["statusCode"], 200,
+        "a base64 body is decoded: {response}"
+    );
+    let stored = app.stored(user.id).await;
+    assert!(neptun_users::password::verify(
+        "new-password",
+        &stored.password_hash
+    ));
+}
+
+/// Starts the Vercel binary on a free port and waits until it accepts connections.
+async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = Command::new(VERCEL);
+    command
+        .env("VERCEL_DEV_PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let running = Running(command.spawn().expect("start the Vercel binary"));
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the Vercel binary did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (running, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn the_vercel_binary_serves_both_url_forms() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let (_vercel, url) = start_vercel(&env).await;
+    let client = reqwest::Client::new();
+    let id = user.id;
+    let paths = [
+        format!("/api/users/{id}"),
+        format!("/api/users/[user_id]?user_id={id}"),
+        format!("/api/users/%5Buser_id%5D?user_id={id}"),
+        format!("/api/users/{id}?user_id={id}"),
+    ];
+    let mut cookie = user.cookie.clone();
+    for (i, path) in paths.iter().enumerate() {
+        let address = format!("vercel{i}@example.com");
+        let response = client
+            .patch(format!("{url}{path}"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "neptun.example.com")
+            .header("origin", "https://neptun.example.com")
+            .body(json!({ "email": address }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let set_cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"user": {"id": id, "primary_email": address}}),
+            "{path}"
+        );
+    }
+    let literal = client
+        .patch(format!("{url}/api/users/[user_id]"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        literal.status(),
+        404,
+        "the literal [user_id] is never an id"
+    );
+}
+
+#[test]
+fn both_binaries_refuse_to_start_with_a_bad_configuration() {
+    let good_secret = ("SESSION_SECRET", SECRET);
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let cases: [(&str, Env, &str); 3] = [
+        (
+            "no secret",
+            vec![("AWS_REGION", "us-east-1")],
+            "SESSION_SECRET is not set",
+        ),
+        (
+            "short secret",
+            vec![("AWS_REGION", "us-east-1"), ("SESSION_SECRET", "short")],
+            "SESSION_SECRET is too short",
+        ),
+        ("no region", vec![good_secret], "no AWS region"),
+    ];
+    for binary in [LAMBDA, VERCEL] {
+        for (why, env, expected) in &cases {
+            let mut command = Command::new(binary);
+            command
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", "/nonexistent")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("VERCEL_DEV_PORT", "0");
+            for (name, value) in env {
+                command.env(name, value);
+            }
+            let started = Instant::now();
+            let output = command.output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{binary} {why}");
+            assert!(stderr.contains(expected), "{binary} {why}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "fails fast: {:?}",
+                started.elapsed()
+            );
+            assert!(!stderr.contains("short\""), "no secret in the message");
+        }
+    }
+}
