@@ -1,13 +1,16 @@
 //! Argon2id hashing off the async executor, with a bound on how many hashes run at once.
 //!
-//! Each hash holds 19 MiB for about the time of one hash; without the bound, a burst of
-//! password changes would allocate 19 MiB per request and could exhaust the function's memory.
+//! Each hash needs 19 MiB of working memory. The hasher keeps one `argon2-rust` arena per
+//! permitted concurrent hash and reuses it, so a burst of password changes costs at most
+//! `concurrency × 19 MiB` however many requests wait, and no hash pays for fresh pages.
+//! `argon2-rust` produces the reference implementation's exact output; its PHC strings verify
+//! with RustCrypto's `argon2` and the other way round (tested below).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2_rust::params::Memory;
+use argon2_rust::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::NewPassword;
@@ -45,14 +48,13 @@ impl fmt::Debug for PasswordHash {
 #[derive(Debug)]
 pub struct HashError;
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(
-        ARGON2_MEMORY_KIB,
-        ARGON2_ITERATIONS,
-        ARGON2_PARALLELISM,
-        None,
-    )
-    .expect("BUG: the Argon2 parameters are valid constants");
+fn argon2() -> Argon2 {
+    let params = Params::builder()
+        .memory(Memory::kib(u64::from(ARGON2_MEMORY_KIB)))
+        .passes(ARGON2_ITERATIONS)
+        .lanes(ARGON2_PARALLELISM)
+        .build()
+        .expect("BUG: the Argon2 parameters are valid constants");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -60,13 +62,20 @@ fn argon2() -> Argon2<'static> {
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Idle arenas: one per permit once each has been used. Arenas are allocated on first
+    /// use, so a cold start that never changes a password never maps 19 MiB.
+    arenas: Arc<Mutex<Vec<argon2_rust::Hasher>>>,
+    concurrency: usize,
 }
 
 impl Hasher {
     /// A hasher running at most `concurrency` hashes at once (at least one).
     pub fn new(concurrency: usize) -> Self {
+        let concurrency = concurrency.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            arenas: Arc::new(Mutex::new(Vec::with_capacity(concurrency))),
+            concurrency,
         }
     }
 
@@ -77,21 +86,27 @@ impl Hasher {
 
     /// How many hashes may run at once.
     pub fn concurrency(&self) -> usize {
-        self.permits.available_permits()
+        self.concurrency
     }
 
-    /// Hashes with a fresh random 16-byte salt.
+    /// Hashes with a fresh random 16-byte salt from the OS.
     pub async fn hash(&self, password: NewPassword) -> Result<PasswordHash, HashError> {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| HashError)?;
+        let arenas = Arc::clone(&self.arenas);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            argon2()
-                .hash_password(password.expose().as_bytes())
-                .map(|phc| PasswordHash(phc.to_string()))
-                .map_err(|_| HashError)
+            let take = || arenas.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            // Empty only before first use, or if a hashing thread panicked with one.
+            let mut hasher = take().unwrap_or_else(|| argon2().hasher());
+            let phc = hasher.hash_password_with_random_salt(password.expose().as_bytes());
+            arenas
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(hasher);
+            phc.map(PasswordHash).map_err(|_| HashError)
         })
         .await
         .map_err(|_| HashError)?
@@ -100,9 +115,7 @@ impl Hasher {
 
 /// Whether `password` matches the stored PHC string (parameters are read from the string).
 pub fn verify(password: &str, phc: &PasswordHash) -> bool {
-    argon2()
-        .verify_password(password.as_bytes(), phc.as_str())
-        .is_ok()
+    Argon2::verify_encoded(phc.as_str(), password.as_bytes(), Algorithm::Argon2id).is_ok()
 }
 
 #[cfg(test)]
@@ -137,5 +150,25 @@ mod tests {
             .await
             .unwrap();
         assert_ne!(a, b);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn arenas_are_reused_and_never_exceed_the_concurrency() {
+        let hasher = Hasher::new(2);
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    hasher
+                        .hash(NewPassword::parse(&format!("password-{i}")).unwrap())
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let idle = hasher.arenas.lock().unwrap().len();
+        assert!((1..=2).contains(&idle), "{idle} arenas for 2 permits");
     }
 }

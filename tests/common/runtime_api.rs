@@ -108,14 +108,14 @@ async fn route(
     let mut parts = path
         .trim_start_matches("/2018-06-01/runtime/invocation/")
         .split('/');
-    if let (Some(id), Some(kind)) = (parts.next(), parts.next()) {
-        if let Some(done) = pending.lock().unwrap().remove(id) {
-            let _ = done.send(if kind == "response" {
-                Ok(value)
-            } else {
-                Err(value)
-            });
-        }
+    if let (Some(id), Some(kind)) = (parts.next(), parts.next())
+        && let Some(done) = pending.lock().unwrap().remove(id)
+    {
+        let _ = done.send(if kind == "response" {
+            Ok(value)
+        } else {
+            Err(value)
+        });
     }
     Response::builder()
         .status(202)
