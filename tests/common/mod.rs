@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod openapi;
 pub mod runtime_api;
 
 use std::collections::HashMap;
@@ -225,7 +226,7 @@ impl TestApp {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .client
-            .request(method, format!("{}{}", self.base_url, path));
+            .request(method.clone(), format!("{}{}", self.base_url, path));
         for (name, value) in headers {
             if !value.is_empty() {
                 request = request.header(*name, *value);
@@ -240,6 +241,7 @@ impl TestApp {
             headers,
             text,
         };
+        openapi::assert_documented(method.as_str(), &response);
         if status >= 400 {
             assert!(
                 response.set_cookies().is_empty(),

@@ -1,0 +1,130 @@
+//! `openapi.yaml` kept true: every response the black-box suite receives is checked against
+//! the document's response for its status (body schema and required headers).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde_json::{Value, json};
+
+use super::TestResponse;
+
+const OPERATION: &str = "/paths/~1api~1users~1{user_id}";
+
+struct Documented {
+    body: Option<jsonschema::Validator>,
+    /// Header name (lower case) → its schema, for headers the document marks required.
+    required_headers: Vec<(String, Value)>,
+}
+
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let yaml = include_str!("../../openapi.yaml");
+    serde_norway::from_str(yaml).expect("openapi.yaml parses")
+});
+
+/// Documented responses by (operation, status).
+static RESPONSES: LazyLock<HashMap<(String, u16), Documented>> = LazyLock::new(|| {
+    let document = &*DOCUMENT;
+    let mut responses = HashMap::new();
+    for operation in ["patch", "options"] {
+        let listed = document
+            .pointer(&format!("{OPERATION}/{operation}/responses"))
+            .and_then(Value::as_object)
+            .unwrap_or_else(|| panic!("{operation} has responses"));
+        for (status, response) in listed {
+            let response = resolve(document, response);
+            let body = response
+                .pointer("/content/application~1json/schema")
+                .map(|schema| {
+                    let root = json!({
+                        "$schema": "https://json-schema.org/draft/2020-12/schema",
+                        "components": document["components"],
+                        "allOf": [schema],
+                    });
+                    jsonschema::validator_for(&root).expect("the response schema compiles")
+                });
+            let required_headers = response["headers"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, header)| (name.to_ascii_lowercase(), resolve(document, header)))
+                .filter(|(_, header)| header["required"] == true)
+                .map(|(name, header)| (name, header["schema"].clone()))
+                .collect();
+            responses.insert(
+                (
+                    operation.to_owned(),
+                    status.parse().expect("numeric status"),
+                ),
+                Documented {
+                    body,
+                    required_headers,
+                },
+            );
+        }
+    }
+    responses
+});
+
+fn resolve<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
+    match value["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            resolve(
+                document,
+                document
+                    .pointer(pointer)
+                    .unwrap_or_else(|| panic!("{reference} resolves")),
+            )
+        }
+        None => value,
+    }
+}
+
+/// Fails the test when `response` is not what `openapi.yaml` documents for its status.
+pub fn assert_documented(method: &str, response: &TestResponse) {
+    let operation = if method == "OPTIONS" {
+        "options"
+    } else {
+        "patch"
+    };
+    let documented = RESPONSES
+        .get(&(operation.to_owned(), response.status))
+        .unwrap_or_else(|| {
+            panic!(
+                "openapi.yaml documents {} for {operation}: {response:?}",
+                response.status
+            )
+        });
+    match &documented.body {
+        Some(validator) => {
+            let body = response.json();
+            let errors: Vec<String> = validator
+                .iter_errors(&body)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{} body breaks openapi.yaml: {errors:#?}\n{body}",
+                response.status
+            );
+        }
+        None => assert!(
+            response.text.is_empty(),
+            "{} has no documented body",
+            response.status
+        ),
+    }
+    for (name, schema) in &documented.required_headers {
+        let value = response.header(name).unwrap_or_else(|| {
+            panic!(
+                "{} must carry {name} per openapi.yaml: {response:?}",
+                response.status
+            )
+        });
+        if let Some(expected) = schema.get("const") {
+            let matches = expected.as_str() == Some(value)
+                || expected.as_i64().map(|n| n.to_string()).as_deref() == Some(value);
+            assert!(matches, "{name}: {value:?} is not {expected}");
+        }
+    }
+}
