@@ -90,6 +90,9 @@ enum Refusal {
     StaleEmail(String),
     /// A concurrent transaction touched the same items.
     Conflict,
+    /// The condition failed because this very update already landed: the SDK retried an
+    /// attempt whose answer was lost. The stored item says what it wrote.
+    Landed(Updated),
 }
 
 impl DynamoStore {
@@ -380,7 +383,7 @@ impl UserStore for DynamoStore {
         let mut conflict_retries = CONFLICT_RETRIES;
         loop {
             match self.try_update(patch, &known_email).await {
-                Ok(updated) => return Ok(updated),
+                Ok(updated) | Err(Refusal::Landed(updated)) => return Ok(updated),
                 Err(Refusal::Store(error)) => return Err(error),
                 Err(Refusal::StaleEmail(stored)) if stale_retries > 0 => {
                     stale_retries -= 1;
@@ -485,6 +488,19 @@ fn refusal_from_user(
     let Some(item) = item.filter(|item| !item.is_empty()) else {
         return Refusal::Store(StoreError::NotFound);
     };
+    // Every password hash has its own random salt, so finding ours stored (with the version
+    // it bumped) proves an earlier attempt of this same call wrote it.
+    if let Some(hash) = &patch.password_hash
+        && string(item, "password_hash") == Some(hash.as_str())
+        && number(item, "session_version") == Some(patch.expected_version + 1)
+        && let Some(updated) = updated_from(item)
+        && patch
+            .email
+            .as_ref()
+            .is_none_or(|e| e.as_str() == updated.email.as_str())
+    {
+        return Refusal::Landed(updated);
+    }
     if number(item, "session_version") != Some(patch.expected_version) {
         return Refusal::Store(StoreError::Revoked);
     }
