@@ -1025,3 +1025,55 @@ async fn a_store_that_cannot_be_reached_gets_500_without_details() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn logs_hold_no_password_cookie_hash_or_secret() {
+    let app = spawn_app().await;
+    let user = app.seed("a@example.com", "seeded-password-1").await;
+
+    let changed = app
+        .patch(
+            user.id,
+            &user.cookie,
+            r#"{"email":"b@example.com","password":"changed-password-1"}"#,
+        )
+        .await;
+    let refused = app
+        .patch(
+            user.id,
+            &user.cookie,
+            r#"{"password":"refused-password-1"}"#,
+        )
+        .await;
+    let invalid = app
+        .patch(
+            user.id,
+            &changed.session_cookie(),
+            r#"{"password":"short"}"#,
+        )
+        .await;
+
+    assert_eq!(
+        (changed.status, refused.status, invalid.status),
+        (200, 401, 400)
+    );
+    let logs = captured_logs();
+    assert!(
+        logs.contains(r#""outcome":"unauthorized""#)
+            && logs.contains(r#""fields":"email,password""#),
+        "the request lines were captured"
+    );
+    let stored = app.stored(user.id).await;
+    assert_logs_hold_no(&[
+        "seeded-password-1".into(),
+        "changed-password-1".into(),
+        "refused-password-1".into(),
+        stored.password_hash.as_str().to_owned(),
+        common::SECRET.into(),
+        user.cookie.trim_start_matches("neptun-session=").into(),
+        changed
+            .session_cookie()
+            .trim_start_matches("neptun-session=")
+            .into(),
+    ]);
+}

@@ -6,22 +6,19 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use common::dynamo::{Outage, assert_claims_consistent};
 use common::*;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::{Hasher, PasswordHash, verify};
 use neptun_users::store::{DynamoStore, MemoryStore, StoreError, UserPatch, UserStore};
-use tokio::net::{TcpListener, TcpStream};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -401,56 +398,6 @@ async fn dynamodb_updates_make_one_call_on_the_happy_path() {
 // ---------------------------------------------------------------------------------------
 // DynamoDB: races, checked by scanning the table.
 
-/// Every item of the table, by key.
-async fn scan(store: &DynamoStore) -> HashMap<String, HashMap<String, AttributeValue>> {
-    let mut items = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let key = item["pk"].as_s().unwrap().clone();
-            items.insert(key, item.clone());
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return items;
-        }
-    }
-}
-
-/// Exactly one claim per user, matching its email; no orphan claims.
-async fn assert_claims_consistent(store: &DynamoStore) -> usize {
-    let items = scan(store).await;
-    let users: Vec<_> = items
-        .iter()
-        .filter(|(k, _)| k.starts_with("USER#"))
-        .collect();
-    let claims: Vec<_> = items
-        .iter()
-        .filter(|(k, _)| k.starts_with("EMAIL#"))
-        .collect();
-    assert_eq!(users.len(), claims.len(), "one claim per user, no orphans");
-    for (key, user) in &users {
-        let lower = user["email_lower"].as_s().unwrap();
-        assert_eq!(lower, &user["email"].as_s().unwrap().to_ascii_lowercase());
-        let claim = &items[&format!("EMAIL#{lower}")];
-        assert_eq!(
-            format!("USER#{}", claim["user_id"].as_n().unwrap()),
-            **key,
-            "claim points back"
-        );
-    }
-    users.len()
-}
-
 #[tokio::test]
 async fn dynamodb_thirty_two_concurrent_claims_of_one_address_have_one_winner() {
     let Some(store) = dynamo().await else { return };
@@ -540,62 +487,6 @@ async fn an_endpoint_with_nothing_listening_is_unavailable_within_the_bound() {
     );
 }
 
-/// A TCP proxy in front of the emulator that can be cut and restored, like a network outage.
-struct Outage {
-    port: u16,
-    down: Arc<AtomicBool>,
-    generation: Arc<AtomicUsize>,
-}
-
-impl Outage {
-    async fn start(upstream: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let down = Arc::new(AtomicBool::new(false));
-        let generation = Arc::new(AtomicUsize::new(0));
-        let (down_flag, generation_now) = (down.clone(), generation.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if down_flag.load(Ordering::SeqCst) {
-                    continue; // dropped: the client sees the connection close
-                }
-                let born = generation_now.load(Ordering::SeqCst);
-                let (down, generation) = (down_flag.clone(), generation_now.clone());
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
-                        return;
-                    };
-                    let cut = async {
-                        while !down.load(Ordering::SeqCst)
-                            && generation.load(Ordering::SeqCst) == born
-                        {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        () = cut => {}
-                    }
-                });
-            }
-        });
-        Self {
-            port,
-            down,
-            generation,
-        }
-    }
-
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() {
     let Some(direct) = dynamo().await else { return };
@@ -642,4 +533,36 @@ async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() 
         "recovered without a restart"
     );
     assert_claims_consistent(&direct).await;
+}
+
+#[tokio::test]
+async fn dynamodb_a_retried_write_that_already_landed_is_reported_as_landed() {
+    // What the SDK does when an attempt's answer is lost: it sends the same call again, whose
+    // conditions now fail against the item the first attempt wrote.
+    let Some(store) = dynamo().await else { return };
+    let id = create(&store, "a@example.com").await;
+    let mut update = patch(id, 1, "a@example.com");
+    update.password_hash = Some(hash("new-password").await);
+    let first = store.update_user(&update).await.unwrap();
+    let replay = store.update_user(&update).await;
+    assert_eq!(replay, Ok(first), "password only");
+
+    let mut both = patch(id, 2, "a@example.com");
+    both.email = Some(email("b@example.com"));
+    both.password_hash = Some(hash("newer-password").await);
+    let first = store.update_user(&both).await.unwrap();
+    assert_eq!(
+        store.update_user(&both).await,
+        Ok(first),
+        "email and password"
+    );
+    assert_claims_consistent(&store).await;
+
+    let mut stranger = patch(id, 2, "b@example.com");
+    stranger.password_hash = Some(hash("newer-password").await);
+    assert_eq!(
+        store.update_user(&stranger).await,
+        Err(StoreError::Revoked),
+        "another hash is a real revocation"
+    );
 }

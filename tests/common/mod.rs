@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod dynamo;
 pub mod openapi;
 pub mod runtime_api;
 
@@ -25,6 +26,55 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0001";
 pub const PREVIOUS_SECRET: &str = "old-secret-old-secret-old-secret-00000001";
 pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
 
+/// Everything every server in this test process logged, at `debug` for all crates: the suite
+/// checks that no secret it handled ever appears here.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(|| LogSink)
+        .json()
+        .try_init();
+}
+
+/// Everything logged so far in this test process.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+/// Fails if any of `secrets` (or any Argon2 PHC string) was ever logged. One pass over the
+/// logs for all secrets at once: a soak run hands over thousands of cookies.
+pub fn assert_logs_hold_no(secrets: &[String]) {
+    let logs = captured_logs();
+    let mut needles: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.len() >= 8)
+        .collect();
+    needles.push("$argon2");
+    let finder = aho_corasick::AhoCorasick::new(&needles).expect("secrets make a valid automaton");
+    if let Some(found) = finder.find(&logs) {
+        let secret = needles[found.pattern().as_usize()];
+        panic!("a secret was logged: {secret:.12}…");
+    }
+}
+
 /// A running server and what a test needs to talk to it and look behind it.
 pub struct TestApp {
     pub base_url: String,
@@ -33,6 +83,9 @@ pub struct TestApp {
     pub memory: Option<Arc<MemoryStore>>,
     pub keys: SessionKeys,
     pub client: reqwest::Client,
+    /// Passwords, cookie values and the signing secret this app saw; checked against the
+    /// logs when the app is dropped.
+    secrets: std::sync::Mutex<Vec<String>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -40,6 +93,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        if !std::thread::panicking() {
+            assert_logs_hold_no(&self.secrets.lock().unwrap());
         }
     }
 }
@@ -147,7 +203,9 @@ pub async fn spawn_app_over(
     store: Arc<dyn UserStore>,
     memory: Option<Arc<MemoryStore>>,
 ) -> TestApp {
+    capture_logs();
     let keys = SessionKeys::new(&config);
+    let secrets = vec![String::from_utf8_lossy(&config.session_secret).into_owned()];
     let ctx = Arc::new(AppContext::new(config, store.clone(), Scheme::Http));
     let (listener, addr) = neptun_users::server::bind("127.0.0.1:0".parse().unwrap())
         .await
@@ -163,13 +221,22 @@ pub async fn spawn_app_over(
         memory,
         keys,
         client: reqwest::Client::new(),
+        secrets: std::sync::Mutex::new(secrets),
         shutdown: Some(shutdown),
     }
 }
 
 impl TestApp {
+    /// Records a secret this test handled, to be looked for in the logs.
+    fn remember(&self, secret: &str) {
+        let secret = secret.split(';').next().unwrap_or_default();
+        let secret = secret.strip_prefix("neptun-session=").unwrap_or(secret);
+        self.secrets.lock().unwrap().push(secret.to_owned());
+    }
+
     /// Creates a user directly in the store and mints a cookie for it.
     pub async fn seed(&self, email: &str, password: &str) -> TestUser {
+        self.remember(password);
         let hash = Hasher::new(1)
             .hash(NewPassword::parse(password).unwrap())
             .await
@@ -191,12 +258,14 @@ impl TestApp {
         let session = self
             .keys
             .issue(UserId::new(id).unwrap(), email, version, unix_now(), None);
-        self.keys.cookie_pair(&session)
+        self.cookie_of(&session)
     }
 
     /// A cookie for an arbitrary session, signed with the server's key.
     pub fn cookie_of(&self, session: &Session) -> String {
-        self.keys.cookie_pair(session)
+        let cookie = self.keys.cookie_pair(session);
+        self.remember(&cookie);
+        cookie
     }
 
     /// `PATCH /api/users/{id}` with a JSON body and the cookie.
@@ -223,6 +292,11 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: &str,
     ) -> TestResponse {
+        if let Ok(body) = serde_json::from_str::<Value>(body)
+            && let Some(password) = body["password"].as_str()
+        {
+            self.remember(password);
+        }
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .client
@@ -242,6 +316,9 @@ impl TestApp {
             text,
         };
         openapi::assert_documented(method.as_str(), &response);
+        for cookie in response.set_cookies() {
+            self.remember(cookie);
+        }
         if status >= 400 {
             assert!(
                 response.set_cookies().is_empty(),

@@ -1,0 +1,675 @@
+//! The whole-system benchmark: every figure of the performance table, each measured against a
+//! baseline in the same run, printed and written to BENCHMARKS.md. Run through `scripts/bench`,
+//! which builds the release binaries and baselines first.
+//!
+//! Honesty rules: the same load tool (wrk), connection count and duration for subject and
+//! baseline; warm-up runs are discarded; every figure is the median of several runs.
+
+#[path = "../tests/common/runtime_api.rs"]
+mod runtime_api;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-01";
+const RUNS: usize = 3;
+const WRK_SECONDS: u32 = 5;
+const WRK_CONNECTIONS: u32 = 16;
+const COLD_STARTS: usize = 15;
+const PASSWORD_CHANGES: usize = 30;
+const BURST: usize = 64;
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Row {
+    figure: String,
+    subject: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    ok: bool,
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn release(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/release")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/bench",
+        path.display()
+    );
+    path
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `neptun serve` over the memory store with `seeds` users; returns the process, URL and
+/// one cookie per seeded user.
+fn serve(seeds: usize) -> (Killed, String, Vec<String>) {
+    let mut command = Command::new(release("neptun"));
+    command.args(["serve", "--addr", "127.0.0.1:0"]);
+    for i in 0..seeds {
+        command.args([
+            "--seed",
+            &format!("user{i}@example.com:initial-password-{i}"),
+        ]);
+    }
+    let mut server = Killed(
+        command
+            .env("SESSION_SECRET", SECRET)
+            .env("COOKIE_SECURE", "false")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = std::io::BufReader::new(server.0.stdout.take().unwrap());
+    let mut cookies = Vec::new();
+    for line in std::io::BufRead::lines(stdout) {
+        let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if let Some(url) = line["listening"].as_str() {
+            return (server, url.to_owned(), cookies);
+        }
+        cookies.push(line["cookie"].as_str().unwrap().to_owned());
+    }
+    panic!("serve exited early");
+}
+
+/// Requests per second from one wrk run.
+fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> f64 {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1",
+        &format!("-c{WRK_CONNECTIONS}"),
+        &format!("-d{seconds}s"),
+    ]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("Non-2xx"), "wrk saw errors:\n{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"))
+}
+
+fn throughput(dir: &Path, rows: &mut Vec<Row>) {
+    let subject_script = dir.join("email.lua");
+    let measure = |url: &str, script: Option<&Path>| {
+        wrk(url, script, 1); // warm-up, discarded
+        median((0..RUNS).map(|_| wrk(url, script, WRK_SECONDS)).collect())
+    };
+    let port = free_port();
+    let baseline = {
+        let _server = Killed(
+            Command::new(release("examples/baseline_hyper"))
+                .arg(format!("127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        measure(&format!("http://127.0.0.1:{port}/"), None)
+    };
+    let (_server, url, cookies) = serve(1);
+    std::fs::write(
+        &subject_script,
+        format!(
+            r#"wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "{}"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{{"email":"user0-' .. (n % 2) .. '@example.com"}}')
+end
+"#,
+            cookies[0]
+        ),
+    )
+    .unwrap();
+    let subject = measure(&format!("{url}/api/users/1"), Some(&subject_script));
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure: format!("local server throughput, email-only updates (wrk, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s, keep-alive)"),
+        subject: format!("{subject:.0} req/s"),
+        baseline: format!("{baseline:.0} req/s (plain hyper, fixed 200)"),
+        ratio: format!("{ratio:.2}"),
+        target: "≥ 0.70".into(),
+        ok: ratio >= 0.7,
+    });
+}
+
+fn argon2_rust_hasher() -> argon2_rust::Hasher {
+    let params = argon2_rust::Params::builder()
+        .memory(argon2_rust::params::Memory::kib(19_456))
+        .passes(2)
+        .lanes(1)
+        .build()
+        .unwrap();
+    argon2_rust::Argon2::new(
+        argon2_rust::Algorithm::Argon2id,
+        argon2_rust::Version::V0x13,
+        params,
+    )
+    .hasher()
+}
+
+async fn password_latency(rows: &mut Vec<Row>) {
+    let mut hasher = argon2_rust_hasher();
+    let mut bare = Vec::new();
+    for i in 0..PASSWORD_CHANGES + 3 {
+        let started = Instant::now();
+        hasher
+            .hash_password_with_random_salt(format!("new-password-{i}").as_bytes())
+            .unwrap();
+        if i >= 3 {
+            bare.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let baseline = median(bare);
+
+    let (_server, url, cookies) = serve(1);
+    let client = reqwest::Client::new();
+    let mut cookie = cookies[0].clone();
+    let mut latencies = Vec::new();
+    for i in 0..PASSWORD_CHANGES + 3 {
+        let started = Instant::now();
+        let response = client
+            .patch(format!("{url}/api/users/1"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .body(json!({ "password": format!("new-password-{i}") }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        response.bytes().await.unwrap();
+        if i >= 3 {
+            latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let subject = median(latencies);
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure: "password change latency, end to end (local server, median)".into(),
+        subject: format!("{subject:.2} ms"),
+        baseline: format!("{baseline:.2} ms (one bare Argon2id hash, argon2-rust, reused arena)"),
+        ratio: format!("{ratio:.2}"),
+        target: "≤ 1.15".into(),
+        ok: ratio <= 1.15,
+    });
+}
+
+fn lambda_env(command: &mut Command, api: &str) {
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "neptun-users")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("SESSION_SECRET", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+}
+
+/// An unauthenticated v2 event: the function answers it without touching the store, so the
+/// figure is start-up (runtime, configuration, SDK client) plus one request.
+fn cold_event() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/events/apigw_v2.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["rawPath"] = json!("/api/users/1");
+    event["pathParameters"] = json!({"user_id": "1"});
+    event["cookies"] = json!([]);
+    event["requestContext"]["http"]["method"] = json!("PATCH");
+    event
+}
+
+async fn lambda_cold_start(binary: &Path) -> f64 {
+    let mut times = Vec::new();
+    for i in 0..COLD_STARTS + 1 {
+        let api = runtime_api::RuntimeApi::start().await;
+        let mut command = Command::new(binary);
+        lambda_env(&mut command, &api.address);
+        let started = Instant::now();
+        let _function = Killed(command.spawn().unwrap());
+        api.invoke(cold_event())
+            .await
+            .expect("an answer, not an error");
+        if i > 0 {
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    median(times)
+}
+
+async fn vercel_cold_start(binary: &Path) -> f64 {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut times = Vec::new();
+    for i in 0..COLD_STARTS + 1 {
+        let port = free_port();
+        let mut command = Command::new(binary);
+        lambda_env(&mut command, "unused");
+        command.env("VERCEL_DEV_PORT", port.to_string());
+        let started = Instant::now();
+        let _function = Killed(command.spawn().unwrap());
+        loop {
+            let answer = client
+                .patch(format!("http://127.0.0.1:{port}/api/users/1"))
+                .send()
+                .await;
+            if answer.is_ok() {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no answer");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        if i > 0 {
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    median(times)
+}
+
+async fn cold_starts(rows: &mut Vec<Row>) {
+    for (platform, subject_binary, baseline_binary, measure) in [
+        ("Lambda", "lambda", "examples/baseline_lambda", true),
+        ("Vercel", "user_id", "examples/baseline_vercel", false),
+    ] {
+        let (subject, baseline) = if measure {
+            (
+                lambda_cold_start(&release(subject_binary)).await,
+                lambda_cold_start(&release(baseline_binary)).await,
+            )
+        } else {
+            (
+                vercel_cold_start(&release(subject_binary)).await,
+                vercel_cold_start(&release(baseline_binary)).await,
+            )
+        };
+        let ratio = subject / baseline;
+        rows.push(Row {
+            figure: format!(
+                "cold start, {platform} binary: exec → first response (median of {COLD_STARTS})"
+            ),
+            subject: format!("{subject:.2} ms"),
+            baseline: format!(
+                "{baseline:.2} ms (hello-world {})",
+                if measure {
+                    "lambda_http"
+                } else {
+                    "vercel_runtime"
+                }
+            ),
+            ratio: format!("{ratio:.2}"),
+            target: "≤ 1.5".into(),
+            ok: ratio <= 1.5,
+        });
+    }
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+async fn change_passwords(
+    client: &reqwest::Client,
+    url: &str,
+    cookies: &mut [String],
+    round: usize,
+) {
+    let answers = futures::future::join_all(cookies.iter().enumerate().map(|(i, cookie)| {
+        client
+            .patch(format!("{url}/api/users/{}", i + 1))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/json")
+            .body(json!({ "password": format!("burst-password-{round}-{i}") }).to_string())
+            .send()
+    }))
+    .await;
+    for (cookie, answer) in cookies.iter_mut().zip(answers) {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), 200);
+        *cookie = answer.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+    }
+}
+
+async fn burst_memory(rows: &mut Vec<Row>) {
+    let (server, url, mut cookies) = serve(BURST);
+    let pid = server.0.id();
+    // Reset the high-water mark so seeding does not count.
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+    let client = reqwest::Client::new();
+    change_passwords(&client, &url, &mut cookies, 0).await;
+    let peak = peak_rss_mib(pid);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let limit = cores as f64 * 19.0 + 32.0;
+    rows.push(Row {
+        figure: format!("peak RSS during {BURST} concurrent password changes"),
+        subject: format!("{peak:.1} MiB"),
+        baseline: format!("hash concurrency {cores}"),
+        ratio: "—".into(),
+        target: format!("≤ {limit:.0} MiB ({cores} × 19 + 32)"),
+        ok: peak <= limit,
+    });
+}
+
+/// p99 of email-only updates from 8 sequential clients over `seconds`.
+async fn email_p99(url: &str, cookie: &str, seconds: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let workers = (0..8).map(|w| {
+        let (url, cookie) = (url.to_owned(), cookie.to_owned());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                n += 1;
+                let started = Instant::now();
+                let answer = client
+                    .patch(format!("{url}/api/users/1"))
+                    .header("cookie", &cookie)
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"email":"user0-{w}-{}@example.com"}}"#, n % 2))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 200);
+                answer.bytes().await.unwrap();
+                latencies.push(started.elapsed().as_secs_f64() * 1e3);
+            }
+            latencies
+        })
+    });
+    let mut all = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker.unwrap());
+    }
+    percentile(&mut all, 99.0)
+}
+
+async fn latency_under_burst(rows: &mut Vec<Row>) {
+    let (_server, url, cookies) = serve(BURST + 1);
+    let email_cookie = cookies[0].clone();
+    email_p99(&url, &email_cookie, 1).await; // warm-up
+    let mut quiet_runs = Vec::new();
+    let mut burst_runs = Vec::new();
+    let mut burst_cookies: Vec<String> = cookies[1..].to_vec();
+    for run in 0..RUNS {
+        quiet_runs.push(email_p99(&url, &email_cookie, 3).await);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let burster = {
+            let (url, stop) = (url.clone(), stop.clone());
+            let mut cookies = std::mem::take(&mut burst_cookies);
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut round = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    round += 1;
+                    change_passwords_offset(&client, &url, &mut cookies, run * 1000 + round).await;
+                }
+                cookies
+            })
+        };
+        burst_runs.push(email_p99(&url, &email_cookie, 3).await);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        burst_cookies = burster.await.unwrap();
+    }
+    let (quiet, burst) = (median(quiet_runs), median(burst_runs));
+    let ratio = burst / quiet;
+    rows.push(Row {
+        figure: format!("email-only p99 latency during {BURST}-way password bursts (8 clients)"),
+        subject: format!("{burst:.2} ms"),
+        baseline: format!("{quiet:.2} ms (no burst)"),
+        ratio: format!("{ratio:.2}"),
+        target: "≤ 3".into(),
+        ok: ratio <= 3.0,
+    });
+}
+
+/// Like `change_passwords`, for users 2..=65 (user 1 does the email-only updates).
+async fn change_passwords_offset(
+    client: &reqwest::Client,
+    url: &str,
+    cookies: &mut [String],
+    round: usize,
+) {
+    let answers = futures::future::join_all(cookies.iter().enumerate().map(|(i, cookie)| {
+        client
+            .patch(format!("{url}/api/users/{}", i + 2))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/json")
+            .body(json!({ "password": format!("burst-password-{round}-{i}") }).to_string())
+            .send()
+    }))
+    .await;
+    for (cookie, answer) in cookies.iter_mut().zip(answers) {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), 200);
+        *cookie = answer.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+    }
+}
+
+fn handler_cpu(rows: &mut Vec<Row>) {
+    let estimates = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/criterion/handler_email_only_update/new/estimates.json");
+    let Ok(text) = std::fs::read_to_string(&estimates) else {
+        rows.push(Row {
+            figure: "handler CPU per email-only update (criterion)".into(),
+            subject: "not measured: run `cargo bench --bench handler` first".into(),
+            baseline: "—".into(),
+            ratio: "—".into(),
+            target: "median ≤ 20 µs".into(),
+            ok: false,
+        });
+        return;
+    };
+    let estimates: Value = serde_json::from_str(&text).unwrap();
+    let micros = estimates["median"]["point_estimate"].as_f64().unwrap() / 1000.0;
+    rows.push(Row {
+        figure: "handler CPU per email-only update, in process, memory store (criterion median)"
+            .into(),
+        subject: format!("{micros:.2} µs"),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "≤ 20 µs".into(),
+        ok: micros <= 20.0,
+    });
+}
+
+fn sizes(rows: &mut Vec<Row>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (what, path) in [
+        (
+            "Lambda (arm64, cargo lambda build --release --arm64)",
+            root.join("target/lambda/lambda/bootstrap"),
+        ),
+        (
+            "Vercel (x86_64, cargo build --release)",
+            root.join("target/release/user_id"),
+        ),
+    ] {
+        let (subject, ok) = match std::fs::metadata(&path) {
+            Ok(meta) => {
+                let mib = meta.len() as f64 / MIB;
+                (format!("{mib:.2} MiB"), mib <= 8.0)
+            }
+            Err(_) => ("not built (needs cargo-lambda)".into(), false),
+        };
+        rows.push(Row {
+            figure: format!("stripped release binary, {what}"),
+            subject,
+            baseline: "—".into(),
+            ratio: "—".into(),
+            target: "≤ 8 MiB".into(),
+            ok,
+        });
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    / MIB
+            })
+        })
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, {memory:.0} GiB, Linux {}",
+        kernel.trim()
+    )
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
+    // and a test run must not start a multi-minute benchmark of release binaries.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("system benchmark: not run outside `cargo bench` (use scripts/bench)");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("neptun-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rows = Vec::new();
+    handler_cpu(&mut rows);
+    eprintln!("bench: throughput");
+    throughput(&dir, &mut rows);
+    eprintln!("bench: password change latency");
+    runtime.block_on(password_latency(&mut rows));
+    eprintln!("bench: cold starts");
+    runtime.block_on(cold_starts(&mut rows));
+    eprintln!("bench: memory during a burst");
+    runtime.block_on(burst_memory(&mut rows));
+    eprintln!("bench: latency during bursts");
+    runtime.block_on(latency_under_burst(&mut rows));
+    sizes(&mut rows);
+
+    let mut table = String::new();
+    writeln!(
+        table,
+        "| figure | measured | baseline (same run) | ratio | target | met |"
+    )
+    .unwrap();
+    writeln!(table, "| --- | --- | --- | --- | --- | --- |").unwrap();
+    for row in &rows {
+        writeln!(
+            table,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.figure,
+            row.subject,
+            row.baseline,
+            row.ratio,
+            row.target,
+            if row.ok { "yes" } else { "**no**" }
+        )
+        .unwrap();
+    }
+    let report = format!(
+        "# Benchmarks\n\nMeasured by `scripts/bench` on {} ({}).\n\nEach ratio compares against a baseline measured in the same run; absolute numbers are for\ninformation. Throughput: wrk, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s, median of {RUNS} runs after a discarded warm-up. Latencies:\nmedians (p99 within each run). Cold starts: median of {COLD_STARTS} after one discarded start.\n\n{table}",
+        machine(),
+        String::from_utf8_lossy(
+            &Command::new("date")
+                .arg("-u")
+                .arg("+%Y-%m-%d")
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        )
+        .trim(),
+    );
+    println!("{report}");
+    std::fs::write(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"),
+        report,
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
