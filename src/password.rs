@@ -1,17 +1,23 @@
-//! Argon2id hashing off the async executor, with a bound on how many hashes run at once.
+//! Argon2id hashing off the async executor, bounded, and behind every cheaper request.
 //!
-//! Each hash needs 19 MiB of working memory. The hasher keeps one `argon2-rust` arena per
-//! permitted concurrent hash and reuses it, so a burst of password changes costs at most
-//! `concurrency × 19 MiB` however many requests wait, and no hash pays for fresh pages.
+//! Hashes run on a small pool of dedicated threads, one per core, each keeping its own
+//! `argon2-rust` arena (19 MiB) for every hash it computes: a burst of password changes costs
+//! at most `threads × 19 MiB` however many requests wait, and no hash pays for fresh pages.
+//! Waiting requests queue in a channel. The threads run at `SCHED_IDLE` priority, so a burst
+//! of hashes takes only CPU that email updates and other requests leave unused; that is why
+//! they are our own threads and not tokio's shared `spawn_blocking` pool, whose threads must
+//! keep normal priority (and an unprivileged thread cannot raise its priority back).
 //! `argon2-rust` produces the reference implementation's exact output; its PHC strings verify
-//! with RustCrypto's `argon2` and the other way round (tested below).
+//! with RustCrypto's `argon2` and the other way round (tests/argon2_compat.rs).
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2_rust::params::Memory;
 use argon2_rust::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::domain::NewPassword;
 
@@ -58,24 +64,32 @@ fn argon2() -> Argon2 {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes passwords on the blocking pool, at most `concurrency` at a time; others wait.
+type Job = (
+    NewPassword,
+    oneshot::Sender<Result<PasswordHash, HashError>>,
+);
+
+/// Hashes passwords on `concurrency` idle-priority threads; others wait their turn.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
-    /// Idle arenas: one per permit once each has been used. Arenas are allocated on first
-    /// use, so a cold start that never changes a password never maps 19 MiB.
-    arenas: Arc<Mutex<Vec<argon2_rust::Hasher>>>,
+    inner: Arc<Pool>,
+}
+
+struct Pool {
     concurrency: usize,
+    /// Started on first use, so a cold start that never changes a password starts no thread
+    /// and maps no arena.
+    jobs: OnceLock<mpsc::Sender<Job>>,
 }
 
 impl Hasher {
     /// A hasher running at most `concurrency` hashes at once (at least one).
     pub fn new(concurrency: usize) -> Self {
-        let concurrency = concurrency.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(concurrency)),
-            arenas: Arc::new(Mutex::new(Vec::with_capacity(concurrency))),
-            concurrency,
+            inner: Arc::new(Pool {
+                concurrency: concurrency.max(1),
+                jobs: OnceLock::new(),
+            }),
         }
     }
 
@@ -86,30 +100,60 @@ impl Hasher {
 
     /// How many hashes may run at once.
     pub fn concurrency(&self) -> usize {
-        self.concurrency
+        self.inner.concurrency
     }
 
     /// Hashes with a fresh random 16-byte salt from the OS.
     pub async fn hash(&self, password: NewPassword) -> Result<PasswordHash, HashError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| HashError)?;
-        let arenas = Arc::clone(&self.arenas);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let take = || arenas.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            // Empty only before first use, or if a hashing thread panicked with one.
-            let mut hasher = take().unwrap_or_else(|| argon2().hasher());
-            let phc = hasher.hash_password_with_random_salt(password.expose().as_bytes());
-            arenas
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(hasher);
-            phc.map(PasswordHash).map_err(|_| HashError)
+        let (reply, answer) = oneshot::channel();
+        self.jobs().send((password, reply)).map_err(|_| HashError)?;
+        answer.await.map_err(|_| HashError)?
+    }
+
+    fn jobs(&self) -> &mpsc::Sender<Job> {
+        self.inner.jobs.get_or_init(|| {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let queue = Arc::new(Mutex::new(queue));
+            for i in 0..self.inner.concurrency {
+                let queue = Arc::clone(&queue);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("argon2-{i}"))
+                    .spawn(move || work(&queue));
+                if let Err(error) = spawned {
+                    tracing::error!(%error, "could not start a hashing thread");
+                }
+            }
+            jobs
         })
-        .await
-        .map_err(|_| HashError)?
+    }
+}
+
+/// One hashing thread: lowest priority, one arena for its whole life.
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let idle = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    );
+    if idle.is_err() {
+        tracing::warn!("hashing runs at normal priority: SCHED_IDLE was refused");
+    }
+    let mut hasher = argon2().hasher();
+    loop {
+        // The lock is held only while waiting for the next job, never while hashing.
+        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok((password, reply)) = job else { return };
+        let phc = catch_unwind(AssertUnwindSafe(|| {
+            hasher.hash_password_with_random_salt(password.expose().as_bytes())
+        }));
+        let _ = reply.send(match phc {
+            Ok(Ok(phc)) => Ok(PasswordHash(phc)),
+            Ok(Err(_)) | Err(_) => Err(HashError),
+        });
     }
 }
 
@@ -153,7 +197,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn arenas_are_reused_and_never_exceed_the_concurrency() {
+    async fn concurrent_hashes_all_complete_on_a_bounded_pool() {
         let hasher = Hasher::new(2);
         let tasks: Vec<_> = (0..6)
             .map(|i| {
@@ -165,10 +209,28 @@ mod tests {
                 })
             })
             .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let phc = task.await.unwrap().unwrap();
+            assert!(verify(&format!("password-{i}"), &phc));
         }
-        let idle = hasher.arenas.lock().unwrap().len();
-        assert!((1..=2).contains(&idle), "{idle} arenas for 2 permits");
+        // Every hashing thread of this process runs at SCHED_IDLE (policy 5, field 41 of stat).
+        let policies: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|name| name.starts_with("argon2-"))
+            })
+            .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+            .filter_map(|stat| Some(stat.rsplit_once(") ")?.1.split(' ').nth(38)?.to_owned()))
+            .collect();
+        assert!(
+            policies.len() >= 2,
+            "this hasher's threads are running: {policies:?}"
+        );
+        assert!(
+            policies.iter().all(|p| p == "5"),
+            "SCHED_IDLE: {policies:?}"
+        );
     }
 }
