@@ -30,6 +30,8 @@ use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
     Update,
 };
+use aws_smithy_http_client::tls;
+use base64::Engine as _;
 
 use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
 use crate::domain::{Email, UserId};
@@ -54,12 +56,14 @@ const CONFLICT_RETRIES: u32 = 3;
 /// timeouts and the standard retry mode. Everything else comes from the environment as the
 /// SDK reads it, unless the caller sets it on the loader.
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
         ))
+        .tls_context(trusted_roots(&env))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .timeout_config(
             TimeoutConfig::builder()
@@ -68,7 +72,54 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    // Lambda and Vercel hand the function its region and credentials in the environment.
+    // Taking them from there directly skips building the default provider chains (profile
+    // files, SSO, IMDS and container clients), which costs milliseconds of every cold start.
+    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+        loader = loader.region(Region::new(region));
+    }
+    if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader
+}
+
+/// The roots TLS to DynamoDB is verified against, compiled in rather than read from the
+/// system store (which the SDK does when the client is built: on Debian that is hundreds of
+/// files and most of a cold start). AWS's own endpoints serve Amazon Trust Services
+/// certificates, so without an endpoint override only those roots are trusted: a smaller
+/// attack surface, and five certificates to parse instead of ~150. With an override (a VPC
+/// proxy, an emulator over TLS) or in the China partition, all of Mozilla's roots are.
+fn trusted_roots(env: &impl Fn(&str) -> Option<String>) -> tls::TlsContext {
+    let custom_endpoint = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL"));
+    let china = env("AWS_REGION").is_some_and(|r| r.starts_with("cn-"));
+    let amazon_only = custom_endpoint.is_none() && !china;
+    let mut pem = String::new();
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        if amazon_only && !is_amazon_trust_services(der.as_ref()) {
+            continue;
+        }
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        pem.push_str(&base64::engine::general_purpose::STANDARD.encode(der.as_ref()));
+        pem.push_str("\n-----END CERTIFICATE-----\n");
+    }
+    tls::TlsContext::builder()
+        .with_trust_store(
+            tls::TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(pem),
+        )
+        .build()
+        .expect("BUG: the compiled-in roots are valid certificates")
+}
+
+/// Amazon Root CA 1–4 and the Starfield Services G2 root that cross-signs them.
+fn is_amazon_trust_services(der: &[u8]) -> bool {
+    let contains = |needle: &[u8]| der.windows(needle.len()).any(|w| w == needle);
+    contains(b"Amazon Root CA ") || contains(b"Starfield Services Root Certificate Authority - G2")
 }
 
 /// [`sdk_config_loader`], loaded from the environment.
@@ -601,4 +652,35 @@ fn service_failure(operation: &str, code: Option<&str>) -> StoreError {
 
 fn unavailable(error: impl std::error::Error) -> StoreError {
     StoreError::Unavailable(format!("request could not be built: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_endpoints_trust_only_amazon_trust_services_roots() {
+        let amazon: Vec<_> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|der| is_amazon_trust_services(der.as_ref()))
+            .collect();
+        assert_eq!(
+            amazon.len(),
+            5,
+            "Amazon Root CA 1-4 and Starfield Services G2"
+        );
+        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+        for vars in [
+            &[][..],
+            &[("AWS_ENDPOINT_URL_DYNAMODB", "https://proxy.internal")][..],
+            &[("AWS_REGION", "cn-north-1")][..],
+        ] {
+            let env = |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            };
+            let _ = trusted_roots(&env); // builds without panicking
+        }
+    }
 }
