@@ -1,21 +1,89 @@
 //! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`).
+//!
+//! `RUST_LOG` takes `level` and `target=level` directives, comma-separated
+//! (`info,neptun_users=debug`). Span and field filters are not supported: the full
+//! `EnvFilter` would bring a regex engine into every binary for a feature nobody here uses.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The filter `RUST_LOG` asks for. Targets it does not name log at its bare level, or at
+/// `info` when it gives none; unset or unreadable means `info`.
+pub fn filter(directives: Option<&str>) -> Targets {
+    let targets = directives
+        .and_then(|d| d.parse::<Targets>().ok())
+        .unwrap_or_default();
+    match targets.default_level() {
+        Some(_) => targets,
+        None => targets.with_default(LevelFilter::INFO),
+    }
+}
 
 /// Installs the global subscriber once; later calls are no-ops. `json` selects one JSON
 /// object per line (for CloudWatch and Vercel's log drains) over the human format.
 pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false);
-    let _ = if json {
-        builder.json().flatten_event(true).without_time().try_init()
-    } else {
-        builder.try_init()
-    };
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
+    let human = (!json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+    });
+    let machine = json.then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .without_time()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(human)
+        .with(machine)
+        .with(filter)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_levels_per_target_with_info_by_default() {
+        let cases = [
+            (None, "neptun_users", Level::INFO, true),
+            (None, "neptun_users", Level::DEBUG, false),
+            (Some("warn"), "neptun_users", Level::INFO, false),
+            (
+                Some("info,neptun_users=debug"),
+                "neptun_users::handler",
+                Level::DEBUG,
+                true,
+            ),
+            (
+                Some("info,neptun_users=debug"),
+                "aws_smithy_runtime",
+                Level::DEBUG,
+                false,
+            ),
+            (
+                Some("neptun_users=debug"),
+                "aws_smithy_runtime",
+                Level::INFO,
+                true,
+            ),
+            (Some("not a filter!"), "neptun_users", Level::INFO, true),
+        ];
+        for (directives, target, level, enabled) in cases {
+            assert_eq!(
+                filter(directives).would_enable(target, &level),
+                enabled,
+                "{directives:?} {target} {level}"
+            );
+        }
+    }
 }

@@ -47,7 +47,7 @@ impl std::io::Write for LogSink {
 
 fn capture_logs() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("debug")
+        .with_max_level(tracing::Level::DEBUG)
         .with_writer(|| LogSink)
         .json()
         .try_init();
