@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
-use serde_json::json;
 
 use crate::context::AppContext;
 use crate::domain::{BodyError, UserId, UserUpdate};
@@ -131,10 +130,29 @@ async fn respond(
         now,
     );
     Ok(Success::Updated {
-        body: json!({"user": {"id": user_id.get(), "primary_email": updated.email.as_str()}})
-            .to_string(),
+        body: updated_body(user_id, updated.email.as_str()),
         set_cookie: ctx.keys.set_cookie(&refreshed, now),
     })
+}
+
+/// `{"user":{"id":…,"primary_email":…}}`, serialized straight from a struct.
+fn updated_body(id: UserId, email: &str) -> String {
+    #[derive(serde::Serialize)]
+    struct User<'a> {
+        id: u64,
+        primary_email: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        user: User<'a>,
+    }
+    let body = Body {
+        user: User {
+            id: id.get(),
+            primary_email: email,
+        },
+    };
+    serde_json::to_string(&body).expect("BUG: the body always serializes")
 }
 
 fn authenticate(ctx: &AppContext, headers: &HeaderMap, now: i64) -> Result<Session, ApiError> {
