@@ -127,6 +127,13 @@ async fn a_stale_session_version_is_revoked_and_writes_nothing(store: Arc<dyn Us
         store.update_user(&update).await.unwrap_err(),
         StoreError::Revoked
     );
+    let mut largest = patch(id, u64::MAX, "a@example.com");
+    largest.password_hash = Some(hash("new-password").await);
+    assert_eq!(
+        store.update_user(&largest).await.unwrap_err(),
+        StoreError::Revoked,
+        "the largest version a cookie can carry"
+    );
     update.email = Some(email("b@example.com"));
     assert_eq!(
         store.update_user(&update).await.unwrap_err(),

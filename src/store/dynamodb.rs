@@ -335,9 +335,20 @@ impl DynamoStore {
                 match output {
                     Ok(_) => Ok(Updated {
                         email: email.clone(),
-                        session_version: patch.expected_version
-                            + u64::from(patch.password_hash.is_some()),
+                        session_version: patch
+                            .expected_version
+                            .saturating_add(u64::from(patch.password_hash.is_some())),
                     }),
+                    // A retry of an attempt that is still committing: the SDK's idempotency
+                    // token makes the next try answer for the first one.
+                    Err(SdkError::ServiceError(service))
+                        if matches!(
+                            service.err(),
+                            TransactWriteItemsError::TransactionInProgressException(_)
+                        ) =>
+                    {
+                        Err(Refusal::Conflict)
+                    }
                     Err(SdkError::ServiceError(service)) => match service.err() {
                         TransactWriteItemsError::TransactionCanceledException(cancelled) => {
                             let reasons = cancelled.cancellation_reasons();
@@ -543,7 +554,7 @@ fn refusal_from_user(
     // it bumped) proves an earlier attempt of this same call wrote it.
     if let Some(hash) = &patch.password_hash
         && string(item, "password_hash") == Some(hash.as_str())
-        && number(item, "session_version") == Some(patch.expected_version + 1)
+        && number(item, "session_version") == patch.expected_version.checked_add(1)
         && let Some(updated) = updated_from(item)
         && patch
             .email

@@ -90,7 +90,7 @@ impl UserStore for MemoryStore {
         }
         if let Some(hash) = &patch.password_hash {
             user.password_hash = hash.clone();
-            user.session_version += 1;
+            user.session_version = user.session_version.saturating_add(1);
             user.password_changed_at = Some(patch.now);
         }
         user.updated_at = patch.now;
