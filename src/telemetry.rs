@@ -3,6 +3,8 @@
 //! `RUST_LOG` takes `level` and `target=level` directives, comma-separated
 //! (`info,neptun_users=debug`). Span and field filters are not supported: the full
 //! `EnvFilter` would bring a regex engine into every binary for a feature nobody here uses.
+//! Whatever `RUST_LOG` says, the AWS SDK never logs at `trace`: there it prints whole
+//! requests, password hashes included.
 
 use std::io::IsTerminal;
 
@@ -44,13 +46,42 @@ pub fn init(json: bool) {
         .with(human)
         .with(machine)
         .with(filter)
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !is_sdk_trace(*meta.level(), meta.target())
+        }))
         .try_init();
+}
+
+/// Whether this is a `trace` event or span of the AWS SDK (`aws_smithy_*`, `aws_sdk_*`, …).
+fn is_sdk_trace(level: tracing::Level, target: &str) -> bool {
+    level == tracing::Level::TRACE && target.starts_with("aws_")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tracing::Level;
+
+    #[test]
+    fn sdk_trace_output_is_never_enabled() {
+        let cases = [
+            (
+                Level::TRACE,
+                "aws_smithy_runtime::client::orchestrator",
+                true,
+            ),
+            (Level::TRACE, "aws_sdk_dynamodb::operation", true),
+            (
+                Level::DEBUG,
+                "aws_smithy_runtime::client::orchestrator",
+                false,
+            ),
+            (Level::TRACE, "neptun_users::handler", false),
+        ];
+        for (level, target, blocked) in cases {
+            assert_eq!(is_sdk_trace(level, target), blocked, "{level} {target}");
+        }
+    }
 
     #[test]
     fn rust_log_sets_levels_per_target_with_info_by_default() {
