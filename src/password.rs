@@ -12,8 +12,10 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2_rust::params::Memory;
 use argon2_rust::{Algorithm, Argon2, Params, Version};
@@ -27,6 +29,15 @@ pub const ARGON2_MEMORY_KIB: u32 = 19_456;
 pub const ARGON2_ITERATIONS: u32 = 2;
 /// Lanes.
 pub const ARGON2_PARALLELISM: u32 = 1;
+
+/// How long a password change waits for its hash before it fails with a 500. Hashes run at
+/// idle priority, so a machine saturated for this long starves them; together with the
+/// store's 5 s bound this stays inside the functions' 10 s limit.
+pub const HASH_WAIT: Duration = Duration::from_secs(3);
+
+/// Waiting hashes allowed per hashing thread; past that a password change fails at once
+/// rather than queueing work that cannot finish within [`HASH_WAIT`].
+pub const QUEUE_PER_THREAD: usize = 64;
 
 /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,6 +88,8 @@ pub struct Hasher {
 
 struct Pool {
     concurrency: usize,
+    /// Hashes queued or running.
+    pending: AtomicUsize,
     /// Started on first use, so a cold start that never changes a password starts no thread
     /// and maps no arena.
     jobs: OnceLock<mpsc::Sender<Job>>,
@@ -88,6 +101,7 @@ impl Hasher {
         Self {
             inner: Arc::new(Pool {
                 concurrency: concurrency.max(1),
+                pending: AtomicUsize::new(0),
                 jobs: OnceLock::new(),
             }),
         }
@@ -103,11 +117,25 @@ impl Hasher {
         self.inner.concurrency
     }
 
-    /// Hashes with a fresh random 16-byte salt from the OS.
+    /// Hashes with a fresh random 16-byte salt from the OS. Fails when too many hashes are
+    /// already waiting, or when this one waited longer than [`HASH_WAIT`].
     pub async fn hash(&self, password: NewPassword) -> Result<PasswordHash, HashError> {
+        let pool = &*self.inner;
+        let _slot = Pending::take(&pool.pending, pool.concurrency * (QUEUE_PER_THREAD + 1))
+            .ok_or_else(|| {
+                tracing::warn!("password hash queue full");
+                HashError
+            })?;
         let (reply, answer) = oneshot::channel();
         self.jobs().send((password, reply)).map_err(|_| HashError)?;
-        answer.await.map_err(|_| HashError)?
+        match tokio::time::timeout(HASH_WAIT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(HashError),
+            Err(_) => {
+                tracing::warn!("password hash not done within the wait limit");
+                Err(HashError)
+            }
+        }
     }
 
     fn jobs(&self) -> &mpsc::Sender<Job> {
@@ -125,6 +153,23 @@ impl Hasher {
             }
             jobs
         })
+    }
+}
+
+/// A place in the hash queue, given back when the request is done with it.
+struct Pending<'a>(&'a AtomicUsize);
+
+impl<'a> Pending<'a> {
+    fn take(pending: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        let taken = pending.fetch_add(1, Ordering::AcqRel);
+        let slot = Self(pending);
+        (taken < limit).then_some(slot)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -147,6 +192,9 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
         // The lock is held only while waiting for the next job, never while hashing.
         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok((password, reply)) = job else { return };
+        if reply.is_closed() {
+            continue; // its request gave up waiting
+        }
         let phc = catch_unwind(AssertUnwindSafe(|| {
             hasher.hash_password_with_random_salt(password.expose().as_bytes())
         }));
@@ -194,6 +242,27 @@ mod tests {
             .await
             .unwrap();
         assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let hasher = Hasher::new(1);
+        let pool = &*hasher.inner;
+        let held: Vec<_> = (0..QUEUE_PER_THREAD + 1)
+            .map(|_| Pending::take(&pool.pending, QUEUE_PER_THREAD + 1))
+            .collect();
+        assert!(held.iter().all(Option::is_some));
+        let refused = hasher
+            .hash(NewPassword::parse("one too many").unwrap())
+            .await;
+        assert!(refused.is_err());
+        drop(held);
+        assert!(
+            hasher
+                .hash(NewPassword::parse("room again").unwrap())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
