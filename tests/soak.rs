@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::dynamo::{Outage, assert_claims_consistent};
+use common::dynamo::{Outage, assert_claims_consistent, emulator_port};
 use common::*;
 use neptun_users::domain::UserId;
 use neptun_users::password::verify;
@@ -71,14 +71,7 @@ async fn sustained_mixed_load_with_an_outage_keeps_every_invariant() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(12);
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let upstream: u16 = endpoint
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let upstream = emulator_port();
     let outage = Arc::new(Outage::start(upstream).await);
     let store = DynamoStore::with_client(dynamo_client_at(outage.port).await, direct.table());
     let app = Arc::new(spawn_app_over(config(&[]), Arc::new(store), None).await);

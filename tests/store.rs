@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use common::dynamo::{Outage, assert_claims_consistent};
+use common::dynamo::{Outage, assert_claims_consistent, emulator_port};
 use common::*;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::{Hasher, PasswordHash, verify};
@@ -497,14 +497,7 @@ async fn an_endpoint_with_nothing_listening_is_unavailable_within_the_bound() {
 #[tokio::test]
 async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() {
     let Some(direct) = dynamo().await else { return };
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let upstream: u16 = endpoint
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let upstream = emulator_port();
     let outage = Outage::start(upstream).await;
     let store = DynamoStore::with_client(dynamo_client_at(outage.port).await, direct.table());
     let id = create(&store, "a@example.com").await;

@@ -36,7 +36,6 @@ use base64::Engine as _;
 use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
-use crate::session::INITIAL_SESSION_VERSION;
 
 /// The table's only key attribute (a string partition key). `template.yaml` declares the same.
 pub const KEY_ATTRIBUTE: &str = "pk";
@@ -392,15 +391,7 @@ impl UserStore for DynamoStore {
         now: i64,
     ) -> Result<StoredUser, StoreError> {
         let id = self.next_id().await?;
-        let user = StoredUser {
-            id,
-            email: email.clone(),
-            password_hash: password_hash.clone(),
-            session_version: INITIAL_SESSION_VERSION,
-            created_at: now,
-            updated_at: now,
-            password_changed_at: None,
-        };
+        let user = StoredUser::new(id, email, password_hash, now);
         let put_user = Put::builder()
             .table_name(&self.table)
             .set_item(Some(user_item(&user)))

@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
-use crate::session::INITIAL_SESSION_VERSION;
 
 #[derive(Default)]
 struct State {
@@ -55,15 +54,7 @@ impl UserStore for MemoryStore {
         let id = UserId::new(state.last_id + 1)
             .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?;
         state.last_id = id.get();
-        let user = StoredUser {
-            id,
-            email: email.clone(),
-            password_hash: password_hash.clone(),
-            session_version: INITIAL_SESSION_VERSION,
-            created_at: now,
-            updated_at: now,
-            password_changed_at: None,
-        };
+        let user = StoredUser::new(id, email, password_hash, now);
         state.claims.insert(email.normalized(), id);
         state.users.insert(id, user.clone());
         Ok(user)

@@ -49,6 +49,21 @@ pub struct StoredUser {
     pub password_changed_at: Option<i64>,
 }
 
+impl StoredUser {
+    /// A user as created: the initial session version, no password change yet.
+    pub fn new(id: UserId, email: &Email, password_hash: &PasswordHash, now: i64) -> Self {
+        Self {
+            id,
+            email: email.clone(),
+            password_hash: password_hash.clone(),
+            session_version: crate::session::INITIAL_SESSION_VERSION,
+            created_at: now,
+            updated_at: now,
+            password_changed_at: None,
+        }
+    }
+}
+
 /// One update with its preconditions.
 #[derive(Debug, Clone)]
 pub struct UserPatch {

@@ -10,6 +10,18 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use neptun_users::store::DynamoStore;
 use tokio::net::{TcpListener, TcpStream};
 
+/// The emulator's port, from `AWS_ENDPOINT_URL_DYNAMODB` (`http://127.0.0.1:PORT`).
+pub fn emulator_port() -> u16 {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("an emulator endpoint");
+    endpoint
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .expect("a port")
+}
+
 /// Every item of the table, by key.
 pub async fn scan(store: &DynamoStore) -> HashMap<String, HashMap<String, AttributeValue>> {
     let mut items = HashMap::new();
