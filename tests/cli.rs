@@ -266,14 +266,7 @@ fn a_seed_that_is_not_valid_is_refused_at_start() {
 
 #[tokio::test]
 async fn serve_over_dynamodb_seeds_users_with_ids_from_the_counter() {
-    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
-        assert!(
-            std::env::var("NEPTUN_REQUIRE_DYNAMODB").as_deref() != Ok("1"),
-            "emulator required"
-        );
-        eprintln!(
-            "SKIPPED: no DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB unset); run scripts/test"
-        );
+    let Some(endpoint) = common::emulator_endpoint() else {
         return;
     };
     let table = format!("neptun-cli-{}", std::process::id());

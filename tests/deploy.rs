@@ -26,17 +26,7 @@ impl Drop for Running {
 
 /// A fresh table with one user; the environment a deployed function would get for it.
 async fn deployment() -> Option<(TestUser, Vec<(String, String)>, TestApp)> {
-    let store = fresh_dynamo_store().await;
-    let Some(store) = store else {
-        assert!(
-            std::env::var("NEPTUN_REQUIRE_DYNAMODB").as_deref() != Ok("1"),
-            "emulator required"
-        );
-        eprintln!(
-            "SKIPPED: no DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB unset); run scripts/test"
-        );
-        return None;
-    };
+    let store = fresh_dynamo_store().await?;
     let table = store.table().to_owned();
     let app = spawn_app_over(config(&[]), std::sync::Arc::new(store), None).await;
     let user = app.seed("lambda@example.com", "old-password").await;

@@ -61,21 +61,6 @@ async fn stored(store: &dyn UserStore, id: u64) -> neptun_users::store::StoredUs
         .expect("user exists")
 }
 
-/// The DynamoDB store for this test, or `None` (with a message) when no emulator is set up.
-async fn dynamo() -> Option<DynamoStore> {
-    let store = fresh_dynamo_store().await;
-    if store.is_none() {
-        assert!(
-            std::env::var("NEPTUN_REQUIRE_DYNAMODB").as_deref() != Ok("1"),
-            "NEPTUN_REQUIRE_DYNAMODB=1 but AWS_ENDPOINT_URL_DYNAMODB is not set"
-        );
-        eprintln!(
-            "SKIPPED: no DynamoDB emulator (AWS_ENDPOINT_URL_DYNAMODB unset); run scripts/test"
-        );
-    }
-    store
-}
-
 // ---------------------------------------------------------------------------------------
 // Conformance: the same promises from both stores.
 
@@ -281,7 +266,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    if let Some(store) = super::dynamo().await {
+                    if let Some(store) = super::fresh_dynamo_store().await {
                         super::$case(std::sync::Arc::new(store)).await;
                     }
                 }
@@ -339,7 +324,7 @@ impl Intercept for CallLog {
 
 /// A store on a fresh emulator table whose calls are logged.
 async fn counted_dynamo() -> Option<(DynamoStore, CallLog)> {
-    let plain = dynamo().await?;
+    let plain = fresh_dynamo_store().await?;
     let log = CallLog::default();
     let sdk_config = neptun_users::store::dynamodb::load_sdk_config().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
@@ -407,7 +392,9 @@ async fn dynamodb_updates_make_one_call_on_the_happy_path() {
 
 #[tokio::test]
 async fn dynamodb_thirty_two_concurrent_claims_of_one_address_have_one_winner() {
-    let Some(store) = dynamo().await else { return };
+    let Some(store) = fresh_dynamo_store().await else {
+        return;
+    };
     let mut ids = Vec::new();
     for i in 0..32 {
         ids.push(create(&store, &format!("racer{i}@example.com")).await);
@@ -434,7 +421,9 @@ async fn dynamodb_thirty_two_concurrent_claims_of_one_address_have_one_winner() 
 
 #[tokio::test]
 async fn dynamodb_concurrent_email_and_password_updates_never_lose_each_other() {
-    let Some(store) = dynamo().await else { return };
+    let Some(store) = fresh_dynamo_store().await else {
+        return;
+    };
     for round in 0..8 {
         let address = format!("user{round}@example.com");
         let id = create(&store, &address).await;
@@ -496,7 +485,9 @@ async fn an_endpoint_with_nothing_listening_is_unavailable_within_the_bound() {
 
 #[tokio::test]
 async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() {
-    let Some(direct) = dynamo().await else { return };
+    let Some(direct) = fresh_dynamo_store().await else {
+        return;
+    };
     let upstream = emulator_port();
     let outage = Outage::start(upstream).await;
     let store = DynamoStore::with_client(dynamo_client_at(outage.port).await, direct.table());
@@ -539,7 +530,9 @@ async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() 
 async fn dynamodb_a_retried_write_that_already_landed_is_reported_as_landed() {
     // What the SDK does when an attempt's answer is lost: it sends the same call again, whose
     // conditions now fail against the item the first attempt wrote.
-    let Some(store) = dynamo().await else { return };
+    let Some(store) = fresh_dynamo_store().await else {
+        return;
+    };
     let id = create(&store, "a@example.com").await;
     let mut update = patch(id, 1, "a@example.com");
     update.password_hash = Some(hash("new-password").await);
