@@ -252,6 +252,17 @@ impl DynamoStore {
             .ok_or_else(|| StoreError::Unavailable("id counter returned no id".into()))
     }
 
+    /// The item that claims `email` for `id`, written only if nobody holds the address.
+    fn claim(&self, email: &Email, id: UserId) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, s(&email_key(&email.normalized())))
+            .item("user_id", n(id.get()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unavailable)
+    }
+
     /// One attempt at the patch, given the address the caller believes is stored.
     async fn try_update(&self, patch: &UserPatch, known_email: &str) -> Result<Updated, Refusal> {
         let known_lower = known_email.to_ascii_lowercase();
@@ -309,13 +320,7 @@ impl DynamoStore {
                     )
                     .build()
                     .map_err(|e| Refusal::Store(unavailable(e)))?;
-                let claim = Put::builder()
-                    .table_name(&self.table)
-                    .item(KEY_ATTRIBUTE, s(&email_key(&email.normalized())))
-                    .item("user_id", n(id.get()))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(|e| Refusal::Store(unavailable(e)))?;
+                let claim = self.claim(email, id).map_err(Refusal::Store)?;
                 let release = Delete::builder()
                     .table_name(&self.table)
                     .key(KEY_ATTRIBUTE, s(&email_key(&known_lower)))
@@ -398,13 +403,7 @@ impl UserStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(unavailable)?;
-        let claim = Put::builder()
-            .table_name(&self.table)
-            .item(KEY_ATTRIBUTE, s(&email_key(&email.normalized())))
-            .item("user_id", n(id.get()))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(unavailable)?;
+        let claim = self.claim(email, id)?;
         let output = self
             .client
             .transact_write_items()
