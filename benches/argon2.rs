@@ -17,17 +17,7 @@ fn rustcrypto() -> Argon2<'static> {
 }
 
 fn argon2_rust() -> argon2_rust::Argon2 {
-    let params = argon2_rust::Params::builder()
-        .memory(argon2_rust::params::Memory::kib(19_456))
-        .passes(2)
-        .lanes(1)
-        .build()
-        .unwrap();
-    argon2_rust::Argon2::new(
-        argon2_rust::Algorithm::Argon2id,
-        argon2_rust::Version::V0x13,
-        params,
-    )
+    neptun_users::password::argon2id()
 }
 
 fn bench(c: &mut Criterion) {

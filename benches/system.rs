@@ -202,18 +202,7 @@ end
 }
 
 fn argon2_rust_hasher() -> argon2_rust::Hasher {
-    let params = argon2_rust::Params::builder()
-        .memory(argon2_rust::params::Memory::kib(19_456))
-        .passes(2)
-        .lanes(1)
-        .build()
-        .unwrap();
-    argon2_rust::Argon2::new(
-        argon2_rust::Algorithm::Argon2id,
-        argon2_rust::Version::V0x13,
-        params,
-    )
-    .hasher()
+    neptun_users::password::argon2id().hasher()
 }
 
 async fn password_latency(rows: &mut Vec<Row>) {

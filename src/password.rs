@@ -65,7 +65,8 @@ impl fmt::Debug for PasswordHash {
 #[derive(Debug)]
 pub struct HashError;
 
-fn argon2() -> Argon2 {
+/// Argon2id v19 with the contract's parameters (what every stored hash is made with).
+pub fn argon2id() -> Argon2 {
     let params = Params::builder()
         .memory(Memory::kib(u64::from(ARGON2_MEMORY_KIB)))
         .passes(ARGON2_ITERATIONS)
@@ -187,7 +188,7 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
     if idle.is_err() {
         tracing::warn!("hashing runs at normal priority: SCHED_IDLE was refused");
     }
-    let mut hasher = argon2().hasher();
+    let mut hasher = argon2id().hasher();
     loop {
         // The lock is held only while waiting for the next job, never while hashing.
         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
