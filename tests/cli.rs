@@ -117,6 +117,22 @@ async fn serve_prints_one_line_per_seeded_user_then_listening_and_the_cookies_wo
     );
 }
 
+/// `session mint` for user 1 (a@example.com) with `extra` flags; the cookie it prints.
+fn mint(extra: &[&str]) -> String {
+    let mut args = vec![
+        "session",
+        "mint",
+        "--user-id",
+        "1",
+        "--email",
+        "a@example.com",
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run(&args, &[("SESSION_SECRET", SECRET)]);
+    assert_eq!(code, 0, "{stderr}");
+    stdout.trim().to_owned()
+}
+
 #[tokio::test]
 async fn session_mint_makes_a_cookie_the_server_accepts() {
     let served = serve(
@@ -136,52 +152,16 @@ async fn session_mint_makes_a_cookie_the_server_accepts() {
     let (status, _) = patch(&served.url, 1, cookie, r#"{"email":"b@example.com"}"#).await;
     assert_eq!(status, 200);
 
-    let (_, expired, _) = run(
-        &[
-            "session",
-            "mint",
-            "--user-id",
-            "1",
-            "--email",
-            "a@example.com",
-            "--expires-in",
-            "-60",
-        ],
-        &[("SESSION_SECRET", SECRET)],
-    );
-    let (status, body) = patch(
-        &served.url,
-        1,
-        expired.trim(),
-        r#"{"email":"c@example.com"}"#,
-    )
-    .await;
+    let expired = mint(&["--expires-in", "-60"]);
+    let (status, body) = patch(&served.url, 1, &expired, r#"{"email":"c@example.com"}"#).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("Unauthorized")),
         "an expired cookie"
     );
 
-    let (_, old_version, _) = run(
-        &[
-            "session",
-            "mint",
-            "--user-id",
-            "1",
-            "--email",
-            "a@example.com",
-            "--version",
-            "7",
-        ],
-        &[("SESSION_SECRET", SECRET)],
-    );
-    let (status, _) = patch(
-        &served.url,
-        1,
-        old_version.trim(),
-        r#"{"email":"c@example.com"}"#,
-    )
-    .await;
+    let old_version = mint(&["--version", "7"]);
+    let (status, _) = patch(&served.url, 1, &old_version, r#"{"email":"c@example.com"}"#).await;
     assert_eq!(
         status, 401,
         "a version that is not the stored one is revoked"
