@@ -39,13 +39,21 @@ pub struct AppContext {
     pub hasher: Hasher,
     /// The scheme of the door's own server.
     pub scheme: Scheme,
+    /// `ALLOWED_ORIGINS`, normalized once (lower case, no default port) for comparison.
+    pub allowed_origins: Vec<String>,
 }
 
 impl AppContext {
     /// Builds the shared context, deriving the session keys once.
     pub fn new(config: Config, store: Arc<dyn UserStore>, scheme: Scheme) -> Self {
+        let allowed_origins = config
+            .allowed_origins
+            .iter()
+            .filter_map(|origin| crate::handler::normalize_origin(origin))
+            .collect();
         Self {
             keys: SessionKeys::new(&config),
+            allowed_origins,
             config,
             store,
             hasher: Hasher::per_core(),

@@ -45,7 +45,8 @@ struct Trace {
 pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
     let started = Instant::now();
     let mut trace = Trace::default();
-    let outcome = respond(ctx, &request, &mut trace).await;
+    let cors_origin = allowed_origin(ctx, request.headers());
+    let outcome = respond(ctx, &request, cors_origin.is_some(), &mut trace).await;
     let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
     let mut response = match outcome {
         Ok(Success::Preflight) => preflight_response(),
@@ -58,7 +59,7 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
         }
         Err(error) => error_response(&error),
     };
-    if let Some(origin) = allowed_origin(ctx, request.headers()) {
+    if let Some(origin) = cors_origin {
         add_cors_headers(response.headers_mut(), origin);
     }
     tracing::info!(
@@ -73,16 +74,18 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     response
 }
 
+/// `origin_allowed`: the request's `Origin` is listed in `ALLOWED_ORIGINS`.
 async fn respond(
     ctx: &AppContext,
     request: &Request<Bytes>,
+    origin_allowed: bool,
     trace: &mut Trace,
 ) -> Result<Success, ApiError> {
     let raw_user_id = route_user_id(request).ok_or(ApiError::NoRoute)?;
     let headers = request.headers();
     if request.method() == Method::OPTIONS
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-        && allowed_origin(ctx, headers).is_some()
+        && origin_allowed
     {
         return Ok(Success::Preflight);
     }
@@ -96,7 +99,7 @@ async fn respond(
     if session.user_id != user_id.get() {
         return Err(ApiError::Forbidden);
     }
-    if is_cross_site(ctx, headers) {
+    if !origin_allowed && is_cross_site(ctx, headers) {
         return Err(ApiError::Forbidden);
     }
     if !is_json(headers) {
@@ -200,19 +203,12 @@ fn is_json(headers: &HeaderMap) -> bool {
 fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
     let value = headers.get(header::ORIGIN)?;
     let origin = normalize_origin(value.to_str().ok()?)?;
-    ctx.config
-        .allowed_origins
-        .iter()
-        .any(|allowed| normalize_origin(allowed).as_deref() == Some(origin.as_str()))
-        .then_some(value)
+    ctx.allowed_origins.contains(&origin).then_some(value)
 }
 
-/// SPEC §5: refuse `Sec-Fetch-Site: cross-site` and foreign `Origin`s unless allowed.
+/// SPEC §5, for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
+/// `Origin` that is not the request's own.
 fn is_cross_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
-    let allowed = allowed_origin(ctx, headers).is_some();
-    if allowed {
-        return false;
-    }
     let sec_fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
     if sec_fetch_site.is_some_and(|site| site.eq_ignore_ascii_case(b"cross-site")) {
         return true;
@@ -242,7 +238,7 @@ fn own_origin(ctx: &AppContext, headers: &HeaderMap) -> Option<String> {
 }
 
 /// Lower-cases an origin and drops its default port; `None` for `null` or a malformed one.
-fn normalize_origin(origin: &str) -> Option<String> {
+pub(crate) fn normalize_origin(origin: &str) -> Option<String> {
     let origin = origin.trim().to_ascii_lowercase();
     let (scheme, authority) = origin.split_once("://")?;
     if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
