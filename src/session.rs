@@ -1,17 +1,23 @@
 //! The `neptun-session` cookie: a signed (not encrypted) record of who is signed in.
 //!
-//! The value is `base64url(JSON)` signed with HMAC-SHA256 by the `cookie` crate's signed jar.
-//! Keys are derived from `SESSION_SECRET` (new cookies) and `SESSION_SECRET_PREVIOUS` (still
-//! accepted, for rotation). A cookie is valid while it is authentic, unexpired and younger
+//! The value is `base64url(JSON)` signed with HMAC-SHA256 in the `cookie` crate's signed-jar
+//! format (`base64(mac)` then the payload), with keys derived by the `cookie` crate from
+//! `SESSION_SECRET` (new cookies) and `SESSION_SECRET_PREVIOUS` (still accepted, for
+//! rotation). The MAC is computed here rather than through a `CookieJar`: each key's HMAC
+//! state is keyed once at start, which saves two of the six SHA-256 blocks per signature and
+//! the jar's allocations, on every request. The tests hold the output byte-identical to the
+//! signed jar's. A cookie is valid while it is authentic, unexpired and younger
 //! than the absolute maximum age from its login; revocation (the session version) is the
 //! store's condition, checked in the same write that applies the update.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cookie::{Cookie, CookieJar, Key, SameSite};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cookie::{Cookie, Key};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::config::Config;
 use crate::domain::UserId;
@@ -44,10 +50,38 @@ pub struct Session {
     pub version: u64,
 }
 
+/// Length of the base64 (padded) HMAC-SHA256 tag in front of the payload.
+const TAG_LEN: usize = 44;
+
+/// One signing key, its HMAC state keyed once.
+#[derive(Clone)]
+struct Signer(Hmac<Sha256>);
+
+impl Signer {
+    /// The signing half of the `cookie` crate's key derived from `secret`.
+    fn derive(secret: &[u8]) -> Self {
+        let key = Key::derive_from(secret);
+        Self(Hmac::new_from_slice(key.signing()).expect("HMAC takes keys of any length"))
+    }
+
+    fn tag(&self, payload: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(payload);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Constant-time comparison of `tag` with the payload's MAC.
+    fn verifies(&self, payload: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(payload);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
 /// Signs and verifies session cookies, and knows their lifetimes and attributes.
 pub struct SessionKeys {
-    current: Key,
-    previous: Vec<Key>,
+    current: Signer,
+    previous: Vec<Signer>,
     ttl_seconds: i64,
     max_age_seconds: i64,
     secure: bool,
@@ -57,11 +91,11 @@ impl SessionKeys {
     /// Derives the keys once, at start.
     pub fn new(config: &Config) -> Self {
         Self {
-            current: Key::derive_from(&config.session_secret),
+            current: Signer::derive(&config.session_secret),
             previous: config
                 .previous_secrets
                 .iter()
-                .map(|s| Key::derive_from(s))
+                .map(|s| Signer::derive(s))
                 .collect(),
             ttl_seconds: i64::try_from(config.session_ttl_seconds).unwrap_or(i64::MAX / 4),
             max_age_seconds: i64::try_from(config.session_max_age_seconds).unwrap_or(i64::MAX / 4),
@@ -80,16 +114,19 @@ impl SessionKeys {
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
             .filter(|cookie| cookie.name() == COOKIE_NAME)
-            .find_map(|cookie| self.open(cookie.into_owned(), now))
+            .find_map(|cookie| self.open(cookie.value(), now))
     }
 
-    fn open(&self, cookie: Cookie<'static>, now: i64) -> Option<Session> {
-        let mut jar = CookieJar::new();
-        jar.add_original(cookie);
-        let verified = std::iter::once(&self.current)
+    fn open(&self, value: &str, now: i64) -> Option<Session> {
+        let (tag, payload) = (value.get(..TAG_LEN)?, value.get(TAG_LEN..)?);
+        // 44 base64 characters may decode to 33 bytes in general; a MAC is exactly 32.
+        let mut decoded = [0u8; 33];
+        let length = STANDARD.decode_slice(tag, &mut decoded).ok()?;
+        let tag = &decoded[..length];
+        std::iter::once(&self.current)
             .chain(&self.previous)
-            .find_map(|key| jar.signed(key).get(COOKIE_NAME))?;
-        let json = URL_SAFE_NO_PAD.decode(verified.value()).ok()?;
+            .find(|key| key.verifies(payload.as_bytes(), tag))?;
+        let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
         let session: Session = serde_json::from_slice(&json).ok()?;
         let alive = now < session.expires_at
             && now < session.login_at.saturating_add(self.max_age_seconds)
@@ -131,32 +168,40 @@ impl SessionKeys {
     }
 
     /// The signed `Set-Cookie` value, with `Max-Age` counting down to the session's expiry.
+    /// Attributes in the order the `cookie` crate writes them.
     pub fn set_cookie(&self, session: &Session, now: i64) -> String {
-        let mut cookie = self.signed(session);
-        cookie.set_path("/");
-        cookie.set_http_only(true);
-        cookie.set_secure(self.secure);
-        cookie.set_same_site(SameSite::Lax);
-        cookie.set_max_age(cookie::time::Duration::seconds(
-            session.expires_at.saturating_sub(now).max(0),
-        ));
-        cookie.to_string()
+        use std::fmt::Write as _;
+        let mut cookie = self.cookie_pair(session);
+        cookie.push_str("; HttpOnly; SameSite=Lax");
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        let max_age = session.expires_at.saturating_sub(now).max(0);
+        write!(cookie, "; Path=/; Max-Age={max_age}").expect("writing to a String");
+        cookie
     }
 
     /// `neptun-session=<signed value>`, as a `Cookie` request header carries it.
     pub fn cookie_pair(&self, session: &Session) -> String {
-        let cookie = self.signed(session);
-        format!("{}={}", cookie.name(), cookie.value())
-    }
-
-    fn signed(&self, session: &Session) -> Cookie<'static> {
         let json = serde_json::to_vec(session).expect("BUG: a Session always serializes");
-        let mut jar = CookieJar::new();
-        jar.signed_mut(&self.current)
-            .add(Cookie::new(COOKIE_NAME, URL_SAFE_NO_PAD.encode(json)));
-        jar.get(COOKIE_NAME)
-            .cloned()
-            .expect("BUG: the cookie was just added")
+        let mut cookie =
+            String::with_capacity(COOKIE_NAME.len() + 1 + TAG_LEN + json.len() * 4 / 3 + 64);
+        cookie.push_str(COOKIE_NAME);
+        cookie.push('=');
+        let tag_at = cookie.len();
+        cookie.extend(std::iter::repeat_n('.', TAG_LEN));
+        URL_SAFE_NO_PAD.encode_string(json, &mut cookie);
+        let tag = self.current.tag(cookie[tag_at + TAG_LEN..].as_bytes());
+        let mut encoded = [0u8; TAG_LEN];
+        let written = STANDARD
+            .encode_slice(tag, &mut encoded)
+            .expect("32 bytes are 44 base64 characters");
+        debug_assert_eq!(written, TAG_LEN);
+        cookie.replace_range(
+            tag_at..tag_at + TAG_LEN,
+            std::str::from_utf8(&encoded).expect("base64 is ASCII"),
+        );
+        cookie
     }
 }
 
@@ -201,6 +246,68 @@ mod tests {
         assert_eq!(keys.verify([header.as_str()], NOW + 1), Some(session));
     }
 
+    /// What the `cookie` crate's signed jar makes of the same session and secret: the
+    /// reference this module's own signing must match byte for byte.
+    fn jar_signed(secret: &str, session: &Session) -> cookie::Cookie<'static> {
+        let key = Key::derive_from(secret.as_bytes());
+        let json = serde_json::to_vec(session).unwrap();
+        let mut jar = cookie::CookieJar::new();
+        jar.signed_mut(&key)
+            .add(Cookie::new(COOKIE_NAME, URL_SAFE_NO_PAD.encode(json)));
+        jar.get(COOKIE_NAME).unwrap().clone()
+    }
+
+    #[test]
+    fn cookies_are_byte_identical_to_the_cookie_crates_signed_jar() {
+        let keys = keys(NEW, "");
+        let mut sessions = vec![session(&keys)];
+        sessions.push(keys.issue(
+            UserId::new(9_007_199_254_740_991).unwrap(),
+            "Ünïcode+tag@例え.jp",
+            u64::MAX,
+            NOW,
+            Some(-5),
+        ));
+        let mut late = session(&keys);
+        late.expires_at = NOW + 17;
+        sessions.push(late);
+        for session in &sessions {
+            let reference = jar_signed(NEW, session);
+            assert_eq!(
+                keys.cookie_pair(session),
+                format!("{}={}", reference.name(), reference.value())
+            );
+            for secure in [true, false] {
+                let mut reference = reference.clone();
+                reference.set_path("/");
+                reference.set_http_only(true);
+                reference.set_secure(secure);
+                reference.set_same_site(cookie::SameSite::Lax);
+                reference.set_max_age(cookie::time::Duration::seconds(
+                    session.expires_at.saturating_sub(NOW).max(0),
+                ));
+                let mut keys = self::keys(NEW, "");
+                keys.secure = secure;
+                assert_eq!(keys.set_cookie(session, NOW), reference.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn cookies_signed_by_the_cookie_crates_jar_verify_under_current_and_previous_keys() {
+        let rotated = keys(NEW, OLD);
+        let session = session(&rotated);
+        for secret in [NEW, OLD] {
+            let reference = jar_signed(secret, &session);
+            let header = format!("{}={}", reference.name(), reference.value());
+            assert_eq!(
+                rotated.verify([header.as_str()], NOW),
+                Some(session.clone()),
+                "signed with {secret}"
+            );
+        }
+    }
+
     #[test]
     fn refuses_cookies_that_are_forged_tampered_or_expired() {
         let keys = keys(NEW, "");
@@ -218,6 +325,21 @@ mod tests {
                 "expired exactly at its expiry",
             ),
             ("neptun-session=", NOW, "empty"),
+            (
+                &format!("{COOKIE_NAME}={}", &good[COOKIE_NAME.len() + 1 + TAG_LEN..]),
+                NOW,
+                "the tag cut off",
+            ),
+            (
+                &format!("{COOKIE_NAME}=ééééééééééééééééééééééé{}", &good[60..]),
+                NOW,
+                "multi-byte characters where the tag should be",
+            ),
+            (
+                &format!("{COOKIE_NAME}={}", "QUFB".repeat(11)),
+                NOW,
+                "a 33-byte tag and nothing else",
+            ),
             ("other=1", NOW, "no session cookie"),
         ];
         for (header, now, why) in cases {
