@@ -1,5 +1,5 @@
 //! Benchmark baseline: a plain hyper HTTP/1.1 server answering a fixed 200, on the same
-//! runtime and connection settings as the local server.
+//! runtime (one current-thread tokio runtime) and connection settings as the local server.
 //!
 //! `baseline_hyper 127.0.0.1:PORT [RESPONSE_FILE]`: with a file (a response as `curl -i`
 //! prints it), every answer carries its headers and body, so the baseline puts the same bytes
@@ -44,7 +44,7 @@ fn recorded(path: Option<String>) -> (hyper::HeaderMap, Bytes) {
     (headers, Bytes::from(body.to_owned()))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".into());
