@@ -188,10 +188,11 @@ impl SessionKeys {
             String::with_capacity(COOKIE_NAME.len() + 1 + TAG_LEN + json.len() * 4 / 3 + 64);
         cookie.push_str(COOKIE_NAME);
         cookie.push('=');
+        // The tag precedes the payload it signs: hold its place, append the payload, fill it in.
         let tag_at = cookie.len();
         cookie.extend(std::iter::repeat_n('.', TAG_LEN));
         URL_SAFE_NO_PAD.encode_string(json, &mut cookie);
-        let tag = self.current.tag(cookie[tag_at + TAG_LEN..].as_bytes());
+        let tag = self.current.tag(&cookie.as_bytes()[tag_at + TAG_LEN..]);
         let mut encoded = [0u8; TAG_LEN];
         let written = STANDARD
             .encode_slice(tag, &mut encoded)
