@@ -11,13 +11,14 @@ use vercel_runtime::{Error, Request, Response, ResponseBody};
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init(true);
-    let ctx = match deploy::init(Scheme::Https).await {
-        Ok(ctx) => ctx,
+    let starting = match deploy::init(Scheme::Https).await {
+        Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };
     let handler = vercel_runtime::service_fn(move |request: Request| {
-        let ctx = ctx.clone();
+        let starting = starting.clone();
         async move {
+            let ctx = starting.ready().await;
             let response = server::handle_incoming(&ctx, request).await;
             Ok::<Response<ResponseBody>, Error>(response.map(ResponseBody::from))
         }

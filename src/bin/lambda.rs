@@ -8,13 +8,16 @@ use neptun_users::{deploy, lambda, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init(true);
-    let ctx = match deploy::init(Scheme::Https).await {
-        Ok(ctx) => ctx,
+    let starting = match deploy::init(Scheme::Https).await {
+        Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };
     let handler = lambda_http::service_fn(move |request| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, lambda_http::Error>(lambda::handle_event(&ctx, request).await) }
+        let starting = starting.clone();
+        async move {
+            let ctx = starting.ready().await;
+            Ok::<_, lambda_http::Error>(lambda::handle_event(&ctx, request).await)
+        }
     });
     match lambda_http::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -144,6 +144,17 @@ pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
 }
 
+/// [`load_sdk_config`], refused when it names no region (a client could not sign a request).
+pub async fn checked_sdk_config() -> Result<SdkConfig, StoreError> {
+    let sdk_config = load_sdk_config().await;
+    if sdk_config.region().is_none() {
+        return Err(StoreError::Unavailable(
+            "no AWS region configured: set AWS_REGION (any value for a local emulator)".into(),
+        ));
+    }
+    Ok(sdk_config)
+}
+
 /// Users in a DynamoDB table.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -168,12 +179,7 @@ impl DynamoStore {
     /// credentials, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), with bounded timeouts
     /// and standard retries. Fails when no region is configured.
     pub async fn from_env(table: &str) -> Result<Self, StoreError> {
-        let sdk_config = load_sdk_config().await;
-        if sdk_config.region().is_none() {
-            return Err(StoreError::Unavailable(
-                "no AWS region configured: set AWS_REGION (any value for a local emulator)".into(),
-            ));
-        }
+        let sdk_config = checked_sdk_config().await?;
         Ok(Self::with_client(Client::new(&sdk_config), table))
     }
 
