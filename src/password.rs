@@ -3,10 +3,13 @@
 //! Hashes run on a small pool of dedicated threads, one per core, each keeping its own
 //! `argon2-rust` arena (19 MiB) for every hash it computes: a burst of password changes costs
 //! at most `threads × 19 MiB` however many requests wait, and no hash pays for fresh pages.
-//! Waiting requests queue in a channel. The threads run at `SCHED_IDLE` priority, so a burst
-//! of hashes takes only CPU that email updates and other requests leave unused; that is why
-//! they are our own threads and not tokio's shared `spawn_blocking` pool, whose threads must
-//! keep normal priority (and an unprivileged thread cannot raise its priority back).
+//! Waiting requests queue in a channel. The threads run as `SCHED_BATCH` at nice 10, so
+//! email updates and other cheap requests go first when the CPU is contended, while hashes
+//! still get about a tenth of it: a burst of hashes barely moves the email p99, and a
+//! password change still finishes on a CPU that cheap requests keep saturated (at
+//! `SCHED_IDLE` it starved there until [`HASH_WAIT`] answered 500). That is why they are our
+//! own threads and not tokio's shared `spawn_blocking` pool, whose threads must keep normal
+//! priority (and an unprivileged thread cannot raise its priority back).
 //! `argon2-rust` produces the reference implementation's exact output; its PHC strings verify
 //! with RustCrypto's `argon2` and the other way round (tests/argon2_compat.rs).
 
@@ -30,14 +33,19 @@ pub const ARGON2_ITERATIONS: u32 = 2;
 /// Lanes.
 pub const ARGON2_PARALLELISM: u32 = 1;
 
-/// How long a password change waits for its hash before it fails with a 500. Hashes run at
-/// idle priority, so a machine saturated for this long starves them; together with the
-/// store's 5 s bound this stays inside the functions' 10 s limit.
+/// How long a password change waits for its hash before it fails with a 500: the bound for
+/// a machine so overloaded that a tenth of the CPU does not clear the queue. Together with
+/// the store's 5 s bound this stays inside the functions' 10 s limit.
 pub const HASH_WAIT: Duration = Duration::from_secs(3);
 
 /// Waiting hashes allowed per hashing thread; past that a password change fails at once
 /// rather than queueing work that cannot finish within [`HASH_WAIT`].
 pub const QUEUE_PER_THREAD: usize = 64;
+
+/// The hashing threads' nice value (CFS weight 110 against 1024 at nice 0).
+pub const HASH_NICENESS: i32 = 10;
+/// [`HASH_NICENESS`] on thread-priority's 0..=99 scale, which it maps linearly onto nice 19..-20.
+const HASH_PRIORITY: u8 = 22;
 
 /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -81,7 +89,7 @@ type Job = (
     oneshot::Sender<Result<PasswordHash, HashError>>,
 );
 
-/// Hashes passwords on `concurrency` idle-priority threads; others wait their turn.
+/// Hashes passwords on `concurrency` low-priority threads; others wait their turn.
 #[derive(Clone)]
 pub struct Hasher {
     inner: Arc<Pool>,
@@ -174,19 +182,19 @@ impl Drop for Pending<'_> {
     }
 }
 
-/// One hashing thread: lowest priority, one arena for its whole life.
+/// One hashing thread: below normal priority, one arena for its whole life.
 fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
     use thread_priority::{
         NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
     };
-    let idle = set_thread_priority_and_policy(
+    let lowered = set_thread_priority_and_policy(
         thread_native_id(),
-        ThreadPriority::Min,
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        ThreadPriority::Crossplatform(HASH_PRIORITY.try_into().expect("a valid priority")),
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
     );
-    if idle.is_err() {
-        tracing::warn!("hashing runs at normal priority: SCHED_IDLE was refused");
+    if lowered.is_err() {
+        tracing::warn!("hashing runs at normal priority: SCHED_BATCH was refused");
     }
     let mut hasher = argon2id().hasher();
     loop {
@@ -283,8 +291,9 @@ mod tests {
             let phc = task.await.unwrap().unwrap();
             assert!(verify(&format!("password-{i}"), &phc));
         }
-        // Every hashing thread of this process runs at SCHED_IDLE (policy 5, field 41 of stat).
-        let policies: Vec<String> = std::fs::read_dir("/proc/self/task")
+        // Every hashing thread of this process runs as SCHED_BATCH at nice 10, as the kernel
+        // reports them: (field 41 of stat, the policy: 3; field 19, nice).
+        let policies: Vec<(String, String)> = std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(Result::ok)
             .filter(|t| {
@@ -292,15 +301,19 @@ mod tests {
                     .is_ok_and(|name| name.starts_with("argon2-"))
             })
             .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
-            .filter_map(|stat| Some(stat.rsplit_once(") ")?.1.split(' ').nth(38)?.to_owned()))
+            .filter_map(|stat| {
+                let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+                Some((fields.get(38)?.to_string(), fields.get(16)?.to_string()))
+            })
             .collect();
         assert!(
             policies.len() >= 2,
             "this hasher's threads are running: {policies:?}"
         );
+        let batch_at_nice = ("3".to_owned(), HASH_NICENESS.to_string());
         assert!(
-            policies.iter().all(|p| p == "5"),
-            "SCHED_IDLE: {policies:?}"
+            policies.iter().all(|p| *p == batch_at_nice),
+            "SCHED_BATCH at nice {HASH_NICENESS}: {policies:?}"
         );
     }
 }
