@@ -24,7 +24,7 @@ impl Starting {
             Ok(ctx) => ctx.as_ref().map(Arc::clone).expect("waited for Some"),
             // The build task is gone without a context: it panicked, and said why on stderr.
             Err(_) => {
-                refuse_to_start("the DynamoDB client could not be built");
+                refuse_to_start("the function's context could not be built");
                 std::process::exit(1)
             }
         }

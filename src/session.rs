@@ -316,6 +316,15 @@ mod tests {
         let tampered = format!("{}A", &good[..good.len() - 1]);
         let other_key = cookie_header(&self::keys(OLD, ""), &session(&keys));
         let unsigned = format!("{COOKIE_NAME}={}", URL_SAFE_NO_PAD.encode(b"{\"uid\":7}"));
+        let value = &good[COOKIE_NAME.len() + 1..];
+        let (tag, payload) = value.split_at(TAG_LEN);
+        let tag = STANDARD.decode(tag).unwrap();
+        let truncated_tag = format!("{COOKIE_NAME}={}{payload}", STANDARD.encode(&tag[..31]));
+        assert_eq!(
+            truncated_tag.len(),
+            good.len(),
+            "31 bytes are 44 characters too"
+        );
         let cases = [
             (tampered.as_str(), NOW, "a changed byte"),
             (other_key.as_str(), NOW, "signed with a key we do not hold"),
@@ -332,10 +341,11 @@ mod tests {
                 "the tag cut off",
             ),
             (
-                &format!("{COOKIE_NAME}=ééééééééééééééééééééééé{}", &good[60..]),
+                &format!("{COOKIE_NAME}=a{}", "é".repeat(30)),
                 NOW,
-                "multi-byte characters where the tag should be",
+                "a character boundary missing where the tag should end",
             ),
+            (&truncated_tag, NOW, "the first 31 bytes of the right tag"),
             (
                 &format!("{COOKIE_NAME}={}", "QUFB".repeat(11)),
                 NOW,
