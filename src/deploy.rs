@@ -45,8 +45,7 @@ pub async fn init(scheme: Scheme) -> Result<Starting, String> {
     })?;
     let (built, starting) = watch::channel(None);
     tokio::spawn(async move {
-        let client = aws_sdk_dynamodb::Client::new(&sdk_config);
-        let store = DynamoStore::with_client(client, &config.users_table);
+        let store = DynamoStore::new(&sdk_config, &config.users_table);
         let ctx = AppContext::new(config, Arc::new(store), scheme);
         let _ = built.send(Some(Arc::new(ctx)));
     });

@@ -54,7 +54,6 @@ pub struct Session {
 const TAG_LEN: usize = 44;
 
 /// One signing key, its HMAC state keyed once.
-#[derive(Clone)]
 struct Signer(Hmac<Sha256>);
 
 impl Signer {
@@ -64,17 +63,20 @@ impl Signer {
         Self(Hmac::new_from_slice(key.signing()).expect("HMAC takes keys of any length"))
     }
 
-    fn tag(&self, payload: &[u8]) -> [u8; 32] {
+    /// The keyed state, fed `payload`.
+    fn mac(&self, payload: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.0.clone();
         mac.update(payload);
-        mac.finalize().into_bytes().into()
+        mac
+    }
+
+    fn tag(&self, payload: &[u8]) -> [u8; 32] {
+        self.mac(payload).finalize().into_bytes().into()
     }
 
     /// Constant-time comparison of `tag` with the payload's MAC.
     fn verifies(&self, payload: &[u8], tag: &[u8]) -> bool {
-        let mut mac = self.0.clone();
-        mac.update(payload);
-        mac.verify_slice(tag).is_ok()
+        self.mac(payload).verify_slice(tag).is_ok()
     }
 }
 

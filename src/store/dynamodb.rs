@@ -179,8 +179,12 @@ impl DynamoStore {
     /// credentials, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), with bounded timeouts
     /// and standard retries. Fails when no region is configured.
     pub async fn from_env(table: &str) -> Result<Self, StoreError> {
-        let sdk_config = checked_sdk_config().await?;
-        Ok(Self::with_client(Client::new(&sdk_config), table))
+        Ok(Self::new(&checked_sdk_config().await?, table))
+    }
+
+    /// A client built from `sdk_config` (see [`checked_sdk_config`]), on `table`.
+    pub fn new(sdk_config: &SdkConfig, table: &str) -> Self {
+        Self::with_client(Client::new(sdk_config), table)
     }
 
     /// Wraps an existing client (tests add interceptors to count calls).
