@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, UserId};
 use neptun_users::password::PasswordHash;
-use neptun_users::session::unix_now;
+use neptun_users::session::{unix_now, unix_now_ms};
 use neptun_users::store::{MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, handle};
 
@@ -16,8 +16,8 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let config = Config::with_secret(b"bench-secret-bench-secret-bench-secret-1".to_vec(), |_| {
-        None
+    let config = Config::from_lookup(|name| {
+        (name == "SESSION_SECRET").then(|| "bench-secret-bench-secret-bench-secret-1".to_owned())
     })
     .unwrap();
     let store = Arc::new(MemoryStore::new());
@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
         UserId::new(user.id.get()).unwrap(),
         "bench@example.com",
         1,
-        unix_now(),
+        unix_now_ms(),
         None,
     );
     let cookie = ctx.keys.cookie_pair(&session);

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, secret_variable};
 use crate::context::{AppContext, Scheme};
 use crate::domain::{Email, NewPassword, UserId};
 use crate::password::Hasher;
-use crate::session::{INITIAL_SESSION_VERSION, SessionKeys, unix_now};
+use crate::session::{INITIAL_SESSION_VERSION, SessionKeys, unix_now, unix_now_ms};
 use crate::store::{DynamoStore, MemoryStore, StoreError, UserStore};
 
 const USAGE: &str = "\
@@ -23,6 +23,7 @@ usage:
   neptun session mint --user-id N --email E [--version V] [--expires-in SECONDS]
   neptun table create
   neptun user create --email E --password P [--store dynamodb|memory]
+  neptun user import [--file PATH|-] [--store dynamodb|memory]
 
 With no arguments, serves http://127.0.0.1:3000 over the in-memory store with one demo user.
 Every flag accepts both `--name value` and `--name=value`.";
@@ -62,6 +63,11 @@ pub enum Command {
     CreateUser {
         email: String,
         password: String,
+        store: StoreKind,
+    },
+    /// Import users from JSON lines (a file, or `-`/none for standard input).
+    ImportUsers {
+        file: Option<std::path::PathBuf>,
         store: StoreKind,
     },
     /// Print the usage.
@@ -120,6 +126,16 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             Ok(Command::CreateUser {
                 email: flags.require("email")?,
                 password: flags.require("password")?,
+                store: parse_store(flags.take("store").as_deref().unwrap_or("dynamodb"))?,
+            })
+        }
+        ["user", "import", rest @ ..] => {
+            let mut flags = Flags::parse(rest, &["file", "store"], &[])?;
+            Ok(Command::ImportUsers {
+                file: flags
+                    .take("file")
+                    .filter(|f| f != "-")
+                    .map(std::path::PathBuf::from),
                 store: parse_store(flags.take("store").as_deref().unwrap_or("dynamodb"))?,
             })
         }
@@ -255,7 +271,7 @@ async fn run(command: Command) -> Result<(), String> {
             Email::parse(&email)
                 .map_err(|_| format!("--email {email:?} is not a valid address"))?;
             let keys = SessionKeys::new(&config);
-            let session = keys.issue(user_id, &email, version, unix_now(), expires_in);
+            let session = keys.issue(user_id, &email, version, unix_now_ms(), expires_in);
             println!("{}", keys.cookie_pair(&session));
             Ok(())
         }
@@ -287,6 +303,27 @@ async fn run(command: Command) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::ImportUsers { file, store } => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let store = build_store(store, &config).await?;
+            let input: Box<dyn std::io::BufRead> = match &file {
+                None => Box::new(std::io::stdin().lock()),
+                Some(path) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+                )),
+            };
+            let summary = crate::import::run(store.as_ref(), input, unix_now(), |refusal| {
+                eprintln!("line {}: refused: {}", refusal.line, refusal.reason);
+            })
+            .await
+            .map_err(store_message)?;
+            println!("{}", json!(summary));
+            if summary.refused > 0 {
+                return Err(format!("{} line(s) refused", summary.refused));
+            }
+            Ok(())
+        }
         Command::Help => Ok(()),
     }
 }
@@ -306,7 +343,7 @@ pub async fn build_store(kind: StoreKind, config: &Config) -> Result<Arc<dyn Use
 fn store_message(error: StoreError) -> String {
     match error {
         StoreError::Unavailable(reason) => format!("store unavailable: {reason}"),
-        other => format!("store refused: {other:?}"),
+        other => format!("store refused: {other}"),
     }
 }
 
@@ -335,17 +372,30 @@ async fn create_user(
     Ok((user.id, user.email.as_str().to_owned()))
 }
 
-/// The secret for `serve`: `SESSION_SECRET`, or over the memory store a random one per run.
+/// The settings for `serve`. The session secret (`SESSION_SECRET`, or
+/// `NUXT_SESSION_PASSWORD` with `SESSION_FORMAT=nuxt`) is required, except over the memory
+/// store, where a missing one is made up for this run.
 fn serve_config(store: StoreKind) -> Result<Config, ConfigError> {
-    let configured = std::env::var("SESSION_SECRET").is_ok_and(|s| !s.is_empty());
+    let env = |name: &str| std::env::var(name).ok();
+    let variable = secret_variable(env);
+    let configured = env(variable).is_some_and(|s| !s.is_empty());
     if configured || store == StoreKind::DynamoDb {
         return Config::from_env();
     }
     eprintln!(
-        "warning: SESSION_SECRET is not set; using a random secret for this run (cookies die with the process)"
+        "warning: {variable} is not set; using a random secret for this run (cookies die with the process)"
     );
-    let secret = cookie::Key::generate().master().to_vec();
-    Config::with_secret(secret, |name| std::env::var(name).ok())
+    let random = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        cookie::Key::generate().master(),
+    );
+    Config::from_lookup(|name| {
+        if name == variable {
+            Some(random.clone())
+        } else {
+            env(name)
+        }
+    })
 }
 
 async fn serve(
@@ -365,7 +415,7 @@ async fn serve(
         let (id, email) = create_user(ctx.store.as_ref(), &ctx.hasher, email, password).await?;
         let session = ctx
             .keys
-            .issue(id, &email, INITIAL_SESSION_VERSION, unix_now(), None);
+            .issue(id, &email, INITIAL_SESSION_VERSION, unix_now_ms(), None);
         let cookie = ctx.keys.cookie_pair(&session);
         println!(
             "{}",

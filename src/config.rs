@@ -8,13 +8,71 @@ const DEFAULT_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 const DEFAULT_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
 const DEFAULT_TABLE: &str = "neptun-users";
 
+/// The shortest Nuxt session password iron accepts.
+pub const MIN_NUXT_PASSWORD_CHARS: usize = 32;
+
+/// Which cookie format `neptun-session` is read and written in, with its secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SessionSecrets {
+    /// The function's own format (`SESSION_FORMAT=signed`): HMAC-SHA256 signed JSON.
+    Signed {
+        /// `SESSION_SECRET`: new cookies are always signed with it.
+        current: Vec<u8>,
+        /// `SESSION_SECRET_PREVIOUS`: still accepted during a rotation.
+        previous: Vec<Vec<u8>>,
+    },
+    /// The Nuxt app's format (`SESSION_FORMAT=nuxt`): h3 sessions sealed with iron.
+    Nuxt {
+        /// `NUXT_SESSION_PASSWORD`: new cookies are always sealed with it.
+        current: String,
+        /// `NUXT_SESSION_PASSWORD_PREVIOUS`: still accepted during a rotation.
+        previous: Vec<String>,
+    },
+}
+
+impl std::fmt::Debug for SessionSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (format, previous) = match self {
+            Self::Signed { previous, .. } => ("Signed", previous.len()),
+            Self::Nuxt { previous, .. } => ("Nuxt", previous.len()),
+        };
+        write!(
+            f,
+            "{format} {{ current: <redacted>, previous: {previous} <redacted> }}"
+        )
+    }
+}
+
+impl SessionSecrets {
+    /// Every secret, current first, as text: for tests and log scans that must never find them.
+    pub fn all(&self) -> Vec<String> {
+        match self {
+            Self::Signed { current, previous } => std::iter::once(current)
+                .chain(previous)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+            Self::Nuxt { current, previous } => {
+                std::iter::once(current).chain(previous).cloned().collect()
+            }
+        }
+    }
+}
+
+/// The variable that holds the current session secret for the `SESSION_FORMAT` that `lookup`
+/// names: `SESSION_SECRET` or `NUXT_SESSION_PASSWORD`. An unknown format is reported by
+/// [`Config::from_lookup`].
+pub fn secret_variable(lookup: impl Fn(&str) -> Option<String>) -> &'static str {
+    match lookup("SESSION_FORMAT").as_deref().map(str::trim) {
+        Some("nuxt") => "NUXT_SESSION_PASSWORD",
+        _ => "SESSION_SECRET",
+    }
+}
+
 /// The function's settings. See the README's configuration table.
 #[derive(Clone)]
 pub struct Config {
-    /// Current signing secret; new cookies are always signed with it.
-    pub session_secret: Vec<u8>,
-    /// Older secrets whose cookies are still accepted during a rotation.
-    pub previous_secrets: Vec<Vec<u8>>,
+    /// The session cookie's format and the secrets it is signed or sealed with.
+    pub session: SessionSecrets,
     /// Lifetime of a cookie from each refresh.
     pub session_ttl_seconds: u64,
     /// Absolute lifetime of a session from its login.
@@ -29,9 +87,14 @@ pub struct Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = match &self.session {
+            SessionSecrets::Signed { previous, .. } => ("signed", previous.len()),
+            SessionSecrets::Nuxt { previous, .. } => ("nuxt", previous.len()),
+        };
         f.debug_struct("Config")
+            .field("session_format", &format.0)
             .field("session_secret", &"<redacted>")
-            .field("previous_secrets", &self.previous_secrets.len())
+            .field("previous_secrets", &format.1)
             .field("session_ttl_seconds", &self.session_ttl_seconds)
             .field("session_max_age_seconds", &self.session_max_age_seconds)
             .field("users_table", &self.users_table)
@@ -54,34 +117,14 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Reads the process environment. A missing or short `SESSION_SECRET` is an error.
+    /// Reads the process environment. A missing or short session secret is an error.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let secret = lookup("SESSION_SECRET").filter(|s| !s.is_empty()).ok_or_else(|| {
-            ConfigError(format!(
-                "SESSION_SECRET is not set: set it to a random string of at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`)"
-            ))
-        })?;
-        Self::with_secret(secret.into_bytes(), lookup)
-    }
-
-    /// Like [`Config::from_lookup`], but with the current secret given rather than read.
-    pub fn with_secret(
-        session_secret: Vec<u8>,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        check_secret("SESSION_SECRET", &session_secret)?;
-        let previous_secrets = list(lookup("SESSION_SECRET_PREVIOUS"))
-            .into_iter()
-            .map(String::into_bytes)
-            .collect::<Vec<_>>();
-        for secret in &previous_secrets {
-            check_secret("each SESSION_SECRET_PREVIOUS entry", secret)?;
-        }
+        let session = session_secrets(&lookup)?;
         let session_ttl_seconds = seconds(&lookup, "SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS)?;
         let session_max_age_seconds =
             seconds(&lookup, "SESSION_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)?;
@@ -94,8 +137,7 @@ impl Config {
             Some(_) => return Err(ConfigError("COOKIE_SECURE must be true or false".into())),
         };
         Ok(Self {
-            session_secret,
-            previous_secrets,
+            session,
             session_ttl_seconds,
             session_max_age_seconds,
             users_table,
@@ -103,6 +145,58 @@ impl Config {
             cookie_secure,
         })
     }
+}
+
+/// `SESSION_FORMAT` and the secrets it needs.
+fn session_secrets(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<SessionSecrets, ConfigError> {
+    let required = |name: &str, hint: &str| {
+        lookup(name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError(format!("{name} is not set: {hint}")))
+    };
+    match lookup("SESSION_FORMAT").as_deref().map(str::trim) {
+        None | Some("") | Some("signed") => {
+            let current = required(
+                "SESSION_SECRET",
+                &format!("set it to a random string of at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`)"),
+            )?
+            .into_bytes();
+            check_secret("SESSION_SECRET", &current)?;
+            let previous = list(lookup("SESSION_SECRET_PREVIOUS"))
+                .into_iter()
+                .map(String::into_bytes)
+                .collect::<Vec<_>>();
+            for secret in &previous {
+                check_secret("each SESSION_SECRET_PREVIOUS entry", secret)?;
+            }
+            Ok(SessionSecrets::Signed { current, previous })
+        }
+        Some("nuxt") => {
+            let current = required(
+                "NUXT_SESSION_PASSWORD",
+                "with SESSION_FORMAT=nuxt, set it to the Nuxt app's own NUXT_SESSION_PASSWORD",
+            )?;
+            check_password("NUXT_SESSION_PASSWORD", &current)?;
+            let previous = list(lookup("NUXT_SESSION_PASSWORD_PREVIOUS"));
+            for password in &previous {
+                check_password("each NUXT_SESSION_PASSWORD_PREVIOUS entry", password)?;
+            }
+            Ok(SessionSecrets::Nuxt { current, previous })
+        }
+        Some(_) => Err(ConfigError("SESSION_FORMAT must be signed or nuxt".into())),
+    }
+}
+
+/// iron counts a password's length in UTF-16 code units, as JavaScript does.
+fn check_password(name: &str, password: &str) -> Result<(), ConfigError> {
+    if password.encode_utf16().count() < MIN_NUXT_PASSWORD_CHARS {
+        return Err(ConfigError(format!(
+            "{name} is too short: it must be at least {MIN_NUXT_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
 }
 
 fn check_secret(name: &str, secret: &[u8]) -> Result<(), ConfigError> {
@@ -145,6 +239,7 @@ mod tests {
     use std::collections::HashMap;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const OLD: &str = "fedcba9876543210fedcba9876543210";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: HashMap<String, String> = vars
@@ -170,7 +265,7 @@ mod tests {
 
     #[test]
     fn refuses_unusable_settings_with_a_message_naming_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 6] = [
+        let cases: [(&[(&str, &str)], &str); 11] = [
             (&[], "SESSION_SECRET is not set"),
             (
                 &[("SESSION_SECRET", "short")],
@@ -194,6 +289,37 @@ mod tests {
             (
                 &[("SESSION_SECRET", SECRET), ("COOKIE_SECURE", "maybe")],
                 "COOKIE_SECURE",
+            ),
+            (
+                &[("SESSION_SECRET", SECRET), ("SESSION_FORMAT", "jwt")],
+                "SESSION_FORMAT must be signed or nuxt",
+            ),
+            (
+                &[("SESSION_SECRET", SECRET), ("SESSION_FORMAT", "nuxt")],
+                "NUXT_SESSION_PASSWORD is not set",
+            ),
+            (
+                &[
+                    ("SESSION_FORMAT", "nuxt"),
+                    ("NUXT_SESSION_PASSWORD", "short"),
+                ],
+                "NUXT_SESSION_PASSWORD is too short",
+            ),
+            (
+                // 31 characters, 62 bytes: iron counts characters (UTF-16 units).
+                &[
+                    ("SESSION_FORMAT", "nuxt"),
+                    ("NUXT_SESSION_PASSWORD", "ééééééééééééééééééééééééééééééé"),
+                ],
+                "NUXT_SESSION_PASSWORD is too short",
+            ),
+            (
+                &[
+                    ("SESSION_FORMAT", "nuxt"),
+                    ("NUXT_SESSION_PASSWORD", SECRET),
+                    ("NUXT_SESSION_PASSWORD_PREVIOUS", "old"),
+                ],
+                "NUXT_SESSION_PASSWORD_PREVIOUS",
             ),
         ];
         for (vars, expected) in cases {
@@ -222,5 +348,45 @@ mod tests {
             ["https://app.example.com", "http://localhost:5173"]
         );
         assert!(!config.cookie_secure);
+    }
+
+    #[test]
+    fn the_format_chooses_which_secrets_are_read() {
+        let signed = config(&[("SESSION_SECRET", SECRET), ("NUXT_SESSION_PASSWORD", OLD)]).unwrap();
+        assert_eq!(
+            signed.session,
+            SessionSecrets::Signed {
+                current: SECRET.into(),
+                previous: vec![]
+            }
+        );
+        let vars = [
+            ("SESSION_FORMAT", "nuxt"),
+            ("NUXT_SESSION_PASSWORD", SECRET),
+            ("NUXT_SESSION_PASSWORD_PREVIOUS", OLD),
+        ];
+        let nuxt = config(&vars).unwrap();
+        assert_eq!(
+            nuxt.session,
+            SessionSecrets::Nuxt {
+                current: SECRET.into(),
+                previous: vec![OLD.into()]
+            }
+        );
+        assert_eq!(nuxt.session.all(), [SECRET, OLD]);
+        let debug = format!("{nuxt:?}");
+        assert!(!debug.contains(SECRET) && !debug.contains(OLD), "{debug}");
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            secret_variable(lookup(&[("SESSION_FORMAT", "nuxt")])),
+            "NUXT_SESSION_PASSWORD"
+        );
+        assert_eq!(secret_variable(lookup(&[])), "SESSION_SECRET");
     }
 }

@@ -115,6 +115,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Revoked => Self::Unauthorized,
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::IdTaken => {
+                tracing::error!("store refused an update for an id conflict");
+                Self::Internal
+            }
             StoreError::Unavailable(reason) => {
                 tracing::error!(%reason, "store unavailable");
                 Self::Internal

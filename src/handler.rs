@@ -15,8 +15,8 @@ use crate::context::AppContext;
 use crate::domain::{BodyError, UserId, UserUpdate};
 use crate::error::ApiError;
 use crate::password::HashError;
-use crate::session::{Session, unix_now};
-use crate::store::UserPatch;
+use crate::session::{Session, unix_now_ms};
+use crate::store::{SessionCheck, UserPatch};
 
 /// The largest body accepted; doors read at most one byte more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -92,11 +92,10 @@ async fn respond(
     if request.method() != Method::PATCH {
         return Err(ApiError::MethodNotAllowed);
     }
-    let now = unix_now();
-    let session = authenticate(ctx, headers, now)?;
+    let session = authenticate(ctx, headers, unix_now_ms())?;
     let user_id = UserId::parse(&raw_user_id).map_err(ApiError::InvalidUserId)?;
     trace.user_id = Some(user_id.get());
-    if session.user_id != user_id.get() {
+    if session.user_id != user_id {
         return Err(ApiError::Forbidden);
     }
     if !origin_allowed && is_cross_site(ctx, headers) {
@@ -110,31 +109,48 @@ async fn respond(
     }
     let update = UserUpdate::from_json(request.body())?;
     trace.fields = update.changed_fields();
+    let mut check = session.check();
+    let mut known_email = session.email.clone();
     let password_hash = match update.password {
-        Some(password) => Some(ctx.hasher.hash(password).await?),
+        Some(password) => {
+            // Read before hashing: a missing user or a revoked session buys no Argon2 work.
+            // The write then holds to the version read, which a concurrent password change
+            // would have moved.
+            let stored = ctx
+                .store
+                .get_user(user_id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            if !stored.accepts(check) {
+                return Err(ApiError::Unauthorized);
+            }
+            check = SessionCheck::Version(stored.session_version);
+            known_email = stored.email.as_str().to_owned();
+            Some(ctx.hasher.hash(password).await?)
+        }
         None => None,
     };
-    let now = unix_now();
+    let now_ms = unix_now_ms();
     let updated = ctx
         .store
         .update_user(&UserPatch {
             id: user_id,
-            expected_version: session.version,
-            known_email: session.email.clone(),
+            session: check,
+            known_email,
             email: update.email,
             password_hash,
-            now,
+            now_ms,
         })
         .await?;
     let refreshed = ctx.keys.refresh(
         &session,
         updated.email.as_str(),
         updated.session_version,
-        now,
+        now_ms,
     );
     Ok(Success::Updated {
         body: updated_body(user_id, updated.email.as_str()),
-        set_cookie: ctx.keys.set_cookie(&refreshed, now),
+        set_cookie: ctx.keys.set_cookie(&refreshed, now_ms),
     })
 }
 
@@ -158,12 +174,14 @@ fn updated_body(id: UserId, email: &str) -> String {
     serde_json::to_string(&body).expect("BUG: the body always serializes")
 }
 
-fn authenticate(ctx: &AppContext, headers: &HeaderMap, now: i64) -> Result<Session, ApiError> {
+fn authenticate(ctx: &AppContext, headers: &HeaderMap, now_ms: i64) -> Result<Session, ApiError> {
     let cookies = headers
         .get_all(header::COOKIE)
         .into_iter()
         .filter_map(|v| v.to_str().ok());
-    ctx.keys.verify(cookies, now).ok_or(ApiError::Unauthorized)
+    ctx.keys
+        .verify(cookies, now_ms)
+        .map_err(|_| ApiError::Unauthorized)
 }
 
 /// The raw `user_id`: the platform's path parameter, else the path segment of

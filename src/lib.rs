@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod handler;
+pub mod import;
 pub mod iron;
 pub mod lambda;
 pub mod password;

@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
+use neptun_users::domain::UserId;
 use neptun_users::password;
-use neptun_users::session::{Session, unix_now};
+use neptun_users::session::{unix_now, unix_now_ms};
 use serde_json::{Value, json};
 
 const BAD_BODY: &str =
@@ -45,10 +46,10 @@ async fn email_change_returns_the_user_and_a_refreshed_cookie() {
     );
     let session = app
         .keys
-        .verify([response.session_cookie().as_str()], unix_now())
+        .verify([response.session_cookie().as_str()], unix_now_ms())
         .expect("valid cookie");
     assert_eq!(
-        (session.user_id, session.email.as_str()),
+        (session.user_id.get(), session.email.as_str()),
         (user.id, "new@example.com")
     );
     assert_eq!(app.stored(user.id).await.email.as_str(), "new@example.com");
@@ -84,7 +85,7 @@ async fn password_change_stores_an_argon2id_hash_with_the_contracts_parameters()
         &stored.password_hash
     ));
     assert!(!password::verify("old-password", &stored.password_hash));
-    assert!(stored.password_changed_at.is_some());
+    assert!(stored.password_changed_at_ms.is_some());
     assert!(
         !response.text.contains("argon2"),
         "the hash is never echoed"
@@ -316,13 +317,16 @@ async fn sessions_that_are_missing_forged_expired_or_from_other_keys_get_401() {
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let now = unix_now();
-    let session = |login_at: i64, expires_at: i64, version: u64| Session {
-        user_id: user.id,
-        email: user.email.clone(),
-        login_at,
-        issued_at: login_at,
-        expires_at,
-        version,
+    let session = |login_at: i64, expires_at: i64, version: u64| {
+        let mut session = app.keys.issue(
+            UserId::new(user.id).unwrap(),
+            &user.email,
+            version,
+            login_at * 1000,
+            None,
+        );
+        session.expires_at_ms = expires_at * 1000;
+        session
     };
     let tampered = format!("{}x", user.cookie);
     let stranger_keys = neptun_users::SessionKeys::new(&config(&[(
@@ -376,15 +380,15 @@ async fn cookies_signed_with_a_previous_secret_work_and_come_back_signed_with_th
     assert!(
         old_app
             .keys
-            .verify([refreshed.as_str()], unix_now())
-            .is_none(),
+            .verify([refreshed.as_str()], unix_now_ms())
+            .is_err(),
         "not the old key"
     );
     let current_only = neptun_users::SessionKeys::new(&config(&[]));
     assert!(
         current_only
-            .verify([refreshed.as_str()], unix_now())
-            .is_some(),
+            .verify([refreshed.as_str()], unix_now_ms())
+            .is_ok(),
         "the current key"
     );
 }
@@ -395,14 +399,16 @@ async fn refresh_never_extends_a_session_past_its_maximum_age() {
     let user = app.seed("a@example.com", "old-password").await;
     let now = unix_now();
     let login_at = now - 30 * 86_400 + 100;
-    let cookie = app.cookie_of(&Session {
-        user_id: user.id,
-        email: user.email.clone(),
-        login_at,
-        issued_at: now - 10,
-        expires_at: now + 100,
-        version: 1,
-    });
+    let mut session = app.keys.issue(
+        UserId::new(user.id).unwrap(),
+        &user.email,
+        1,
+        login_at * 1000,
+        None,
+    );
+    session.issued_at_ms = (now - 10) * 1000;
+    session.expires_at_ms = (now + 100) * 1000;
+    let cookie = app.cookie_of(&session);
 
     let response = app
         .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
@@ -421,9 +427,9 @@ async fn refresh_never_extends_a_session_past_its_maximum_age() {
     );
     let session = app
         .keys
-        .verify([response.session_cookie().as_str()], now)
+        .verify([response.session_cookie().as_str()], now * 1000)
         .unwrap();
-    assert_eq!(session.login_at, login_at, "login time is kept");
+    assert_eq!(session.login_at_ms, login_at * 1000, "login time is kept");
 }
 
 #[tokio::test]
@@ -1076,4 +1082,184 @@ async fn logs_hold_no_password_cookie_hash_or_secret() {
             .trim_start_matches("neptun-session=")
             .into(),
     ]);
+}
+
+// ---------------------------------------------------------------------------------------
+// SESSION_FORMAT=nuxt: the Nuxt app's own sessions.
+
+/// `{"user":{"id":…,"primary_email":…}}`, exactly.
+fn user_body(id: u64, email: &str) -> String {
+    json!({"user": {"id": id, "primary_email": email}}).to_string()
+}
+
+#[tokio::test]
+async fn a_nuxt_login_updates_and_gets_its_session_back_in_the_apps_format() {
+    let app = spawn_app_with(nuxt_config()).await;
+    let user = app.seed("old@example.com", "old-password").await;
+    let login = app.nuxt_login(&user, unix_now_ms() - 60_000);
+
+    let response = app
+        .patch(user.id, &login, r#"{"email":"new@example.com"}"#)
+        .await;
+
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.text, user_body(user.id, "new@example.com"));
+    let set_cookie = response.set_cookies()[0].to_owned();
+    let value = response.session_cookie();
+    assert!(value.starts_with("neptun-session=Fe26.2**"), "{value}");
+    let attributes: Vec<&str> = set_cookie.split("; ").skip(1).collect();
+    assert_eq!(
+        attributes,
+        [
+            "Max-Age=604800",
+            "Path=/",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax"
+        ],
+        "h3's attributes, in h3's order"
+    );
+    let session = app.keys.verify([value.as_str()], unix_now_ms()).unwrap();
+    // The refresh records the version the store's answer states. A DynamoDB transaction (an
+    // address change) returns nothing, so there the session stays judged by its login time,
+    // which holds exactly as long: until the next password change.
+    let version = if dynamodb_under_test() { None } else { Some(1) };
+    assert_eq!(
+        (
+            session.user_id.get(),
+            session.email.as_str(),
+            session.version
+        ),
+        (user.id, "new@example.com", version)
+    );
+    let again = app
+        .patch(user.id, &value, r#"{"email":"newer@example.com"}"#)
+        .await;
+    assert_eq!(again.text, user_body(user.id, "newer@example.com"));
+}
+
+#[tokio::test]
+async fn a_nuxt_password_change_keeps_the_caller_and_a_later_login_and_revokes_the_rest() {
+    let app = spawn_app_with(nuxt_config()).await;
+    let user = app.seed("a@example.com", "old-password").await;
+    let before = unix_now_ms() - 60_000;
+    let other_device = app.nuxt_login(&user, before);
+    let this_device = app.nuxt_login(&user, before + 1);
+    let unauthorized = (401, error_body(401, "Unauthorized", None).to_string());
+    let email = |address: &str| json!({ "email": address }).to_string();
+
+    let changed = app
+        .patch(user.id, &this_device, r#"{"password":"new-password-1"}"#)
+        .await;
+    assert_eq!(
+        (changed.status, changed.text.as_str()),
+        (200, user_body(user.id, "a@example.com").as_str())
+    );
+    let refreshed = changed.session_cookie();
+
+    for (why, cookie) in [
+        ("a Nuxt login from before the change", &other_device),
+        (
+            "the caller's own login, replaced by its refresh",
+            &this_device,
+        ),
+    ] {
+        let response = app.patch(user.id, cookie, &email("x@example.com")).await;
+        assert_eq!((response.status, response.text), unauthorized, "{why}");
+    }
+    let kept = app
+        .patch(user.id, &refreshed, &email("b@example.com"))
+        .await;
+    assert_eq!(
+        kept.text,
+        user_body(user.id, "b@example.com"),
+        "the refreshed cookie"
+    );
+
+    let later = app.nuxt_login(&user, unix_now_ms() + 1);
+    let second = app
+        .patch(user.id, &later, r#"{"password":"new-password-2"}"#)
+        .await;
+    assert_eq!(
+        second.text,
+        user_body(user.id, "b@example.com"),
+        "a login after the change"
+    );
+    let older_refresh = app
+        .patch(user.id, &refreshed, &email("y@example.com"))
+        .await;
+    assert_eq!(
+        (older_refresh.status, older_refresh.text),
+        unauthorized,
+        "a refreshed cookie from before the second change"
+    );
+    let stored = app.stored(user.id).await;
+    assert_eq!(
+        (stored.email.as_str(), stored.session_version),
+        ("b@example.com", 3)
+    );
+}
+
+#[tokio::test]
+async fn nuxt_cookies_that_are_not_the_apps_sessions_get_401_and_write_nothing() {
+    let app = spawn_app_with(nuxt_config()).await;
+    let user = app.seed("a@example.com", "old-password").await;
+    let now = unix_now_ms();
+    let good = app.nuxt_login(&user, now - 1000);
+    let seal = |object: Value, expires_at_ms: Option<i64>| {
+        let password = neptun_users::iron::IronPassword::new(NUXT_PASSWORD).unwrap();
+        let sealed =
+            neptun_users::iron::seal(object.to_string().as_bytes(), &password, expires_at_ms);
+        format!("neptun-session={sealed}")
+    };
+    let session = |user: Value| json!({"id": "s", "createdAt": now - 1000, "data": {"user": user}});
+    let signed = neptun_users::SessionKeys::new(&config(&[]));
+    let cases = [
+        (
+            "sealed with another password",
+            nuxt_login_cookie(
+                "another-password-another-password-0001",
+                user.id,
+                &user.email,
+                now,
+            ),
+        ),
+        ("tampered", format!("{}A", &good[..good.len() - 1])),
+        (
+            "expired by iron's expiration (past the 60 s skew)",
+            seal(session(json!({"id": user.id})), Some(now - 61_000)),
+        ),
+        ("truncated", good[..good.len() - 10].to_owned()),
+        ("not base64", good.replacen("Fe26.2**", "Fe26.2**%%%", 1)),
+        ("wrong prefix", good.replacen("Fe26.2", "Fe26.1", 1)),
+        (
+            "a user id that is a string",
+            seal(session(json!({"id": user.id.to_string()})), None),
+        ),
+        (
+            "older than the maximum age",
+            app.nuxt_login(&user, now - 31 * 86_400_000),
+        ),
+        (
+            "a signed-format cookie",
+            signed.cookie_pair(&signed.issue(
+                UserId::new(user.id).unwrap(),
+                &user.email,
+                1,
+                now,
+                None,
+            )),
+        ),
+    ];
+    for (why, cookie) in cases {
+        let response = app
+            .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
+            .await;
+        assert_eq!(
+            (response.status, response.json()),
+            (401, error_body(401, "Unauthorized", None)),
+            "{why}"
+        );
+    }
+    assert_eq!(app.stored(user.id).await.email.as_str(), "a@example.com");
 }

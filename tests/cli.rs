@@ -314,3 +314,202 @@ async fn serve_over_dynamodb_seeds_users_with_ids_from_the_counter() {
     let (status, _) = patch(&served.url, 3, cookie, r#"{"password":"new-password"}"#).await;
     assert_eq!(status, 200);
 }
+
+const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+
+/// Runs `neptun user import --file PATH` on `lines`.
+fn import(lines: &[String], extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+    let file = std::env::temp_dir().join(format!(
+        "neptun-import-{}-{}.jsonl",
+        std::process::id(),
+        common::unique()
+    ));
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let mut args = vec!["user", "import", "--file", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run(&args, env);
+    let _ = std::fs::remove_file(&file);
+    let summary =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("{stdout:?} / {stderr}"));
+    (code, summary, stderr)
+}
+
+fn import_lines() -> Vec<String> {
+    let line = |id: u64, email: &str| {
+        json!({"id": id, "primary_email": email, "password_hash": BCRYPT, "created_at": "2024-05-01T10:00:00Z"})
+            .to_string()
+    };
+    vec![
+        line(7, "seven@example.com"),
+        line(12, "twelve@example.com"),
+        line(13, "SEVEN@example.com"),
+        "{not json".to_owned(),
+        line(12, "someone-else@example.com"),
+        line(3, "three@example.com"),
+    ]
+}
+
+#[tokio::test]
+async fn user_import_keeps_ids_claims_every_address_once_and_is_idempotent() {
+    let Some(endpoint) = common::emulator_endpoint() else {
+        return;
+    };
+    let table = format!("neptun-import-{}-{}", std::process::id(), common::unique());
+    let env = [
+        ("SESSION_SECRET", SECRET),
+        ("USERS_TABLE", table.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+    ];
+    assert_eq!(run(&["table", "create"], &env).0, 0);
+
+    let (code, summary, stderr) = import(&import_lines(), &[], &env);
+    assert_eq!(
+        (code, summary),
+        (1, json!({"imported": 3, "skipped": 0, "refused": 3}))
+    );
+    for expected in [
+        "line 3: refused: primary_email belongs to another user",
+        "line 4: refused: not valid JSON",
+        "line 5: refused: id 12 belongs to another record",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    assert!(!stderr.contains("$2b$"), "no hash in the report");
+
+    let (code, summary, _) = import(&import_lines(), &[], &env);
+    assert_eq!(
+        (code, summary),
+        (1, json!({"imported": 0, "skipped": 3, "refused": 3})),
+        "the same file again"
+    );
+
+    let store = neptun_users::store::DynamoStore::from_env(&table)
+        .await
+        .unwrap();
+    let items = common::dynamo::scan(&store).await;
+    let mut keys: Vec<&str> = items.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "COUNTER#users",
+            "EMAIL#seven@example.com",
+            "EMAIL#three@example.com",
+            "EMAIL#twelve@example.com",
+            "USER#12",
+            "USER#3",
+            "USER#7"
+        ],
+        "exactly one claim per user"
+    );
+    assert_eq!(common::dynamo::assert_claims_consistent(&store).await, 3);
+    let seven = &items["USER#7"];
+    assert_eq!(
+        seven["password_hash"].as_s().unwrap(),
+        BCRYPT,
+        "kept verbatim"
+    );
+    assert_eq!(seven["created_at"].as_n().unwrap(), "1714557600");
+    // Reserved before the first write, for every well-formed line (13 was refused later).
+    assert_eq!(items["COUNTER#users"]["last_id"].as_n().unwrap(), "13");
+
+    let (code, stdout, stderr) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "next@example.com",
+            "--password",
+            "password-1",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["user"]["id"],
+        json!(14),
+        "the counter moved past the largest id"
+    );
+}
+
+#[test]
+fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
+    let mut child = Command::new(BIN)
+        .args(["user", "import", "--store", "memory", "--file", "-"])
+        .env("SESSION_SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = import_lines();
+    let input = format!("{}\n\n{}\n", lines[0], lines[1]);
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+        json!({"imported": 2, "skipped": 0, "refused": 0})
+    );
+}
+
+#[tokio::test]
+async fn in_nuxt_mode_serve_and_session_mint_print_sealed_nuxt_cookies() {
+    let nuxt = [
+        ("SESSION_FORMAT", "nuxt"),
+        ("NUXT_SESSION_PASSWORD", common::NUXT_PASSWORD),
+    ];
+    let served = serve(&["--seed", "a@example.com:password-a"], &nuxt);
+    let seeded = served.lines[0]["cookie"].as_str().unwrap();
+    assert!(seeded.starts_with("neptun-session=Fe26.2**"), "{seeded}");
+    let (code, minted, stderr) = run(
+        &[
+            "session",
+            "mint",
+            "--user-id",
+            "1",
+            "--email",
+            "a@example.com",
+        ],
+        &nuxt,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let minted = minted.trim();
+    assert!(minted.starts_with("neptun-session=Fe26.2**"), "{minted}");
+    for (why, cookie, address) in [
+        ("seeded", seeded, "b@example.com"),
+        ("minted", minted, "c@example.com"),
+    ] {
+        let (status, body) = patch(
+            &served.url,
+            1,
+            cookie,
+            &json!({ "email": address }).to_string(),
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (200, json!({"user": {"id": 1, "primary_email": address}})),
+            "{why}"
+        );
+    }
+    let (code, _, stderr) = run(
+        &[
+            "session",
+            "mint",
+            "--user-id",
+            "1",
+            "--email",
+            "a@example.com",
+        ],
+        &[
+            ("SESSION_FORMAT", "nuxt"),
+            ("NUXT_SESSION_PASSWORD", "short"),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("NUXT_SESSION_PASSWORD is too short"),
+        "{stderr}"
+    );
+}

@@ -163,7 +163,7 @@ async fn the_lambda_binary_answers_v2_v1_and_function_url_events() {
         cookie = set_cookie.split(';').next().unwrap().to_owned();
         let session = app
             .keys
-            .verify([cookie.as_str()], neptun_users::session::unix_now())
+            .verify([cookie.as_str()], neptun_users::session::unix_now_ms())
             .unwrap();
         assert_eq!(
             session.email, address,
@@ -370,4 +370,76 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
             assert!(!stderr.contains("short\""), "no secret in the message");
         }
     }
+}
+
+/// Both deployed doors in `SESSION_FORMAT=nuxt`: a Nuxt login is accepted and comes back
+/// sealed in the app's format, with the new address.
+#[tokio::test]
+async fn both_binaries_accept_and_refresh_the_nuxt_apps_sessions() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    env.retain(|(name, _)| name != "SESSION_SECRET");
+    env.push(("SESSION_FORMAT".into(), "nuxt".into()));
+    env.push(("NUXT_SESSION_PASSWORD".into(), NUXT_PASSWORD.into()));
+    let nuxt = neptun_users::SessionKeys::new(&nuxt_config());
+    let login = |address: &str| {
+        nuxt_login_cookie(
+            NUXT_PASSWORD,
+            user.id,
+            address,
+            neptun_users::session::unix_now_ms() - 1000,
+        )
+    };
+    let check = |door: &str, set_cookie: &str, address: &str| {
+        assert!(
+            set_cookie.starts_with("neptun-session=Fe26.2**"),
+            "{door}: {set_cookie}"
+        );
+        let pair = set_cookie.split(';').next().unwrap();
+        let session = nuxt
+            .verify([pair], neptun_users::session::unix_now_ms())
+            .unwrap_or_else(|e| panic!("{door}: {e:?}"));
+        assert_eq!(session.email, address, "{door}");
+    };
+
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+    let event = v2_event(
+        &id,
+        &login(&user.email),
+        r#"{"email":"lambda-nuxt@example.com"}"#,
+    );
+    let response = api.invoke(event).await.unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap(),
+        json!({"user": {"id": user.id, "primary_email": "lambda-nuxt@example.com"}})
+    );
+    check(
+        "Lambda",
+        &lambda_set_cookie(&response),
+        "lambda-nuxt@example.com",
+    );
+
+    let (_vercel, url) = start_vercel(&env).await;
+    let response = reqwest::Client::new()
+        .patch(format!("{url}/api/users/{id}"))
+        .header("cookie", login("lambda-nuxt@example.com"))
+        .header("content-type", "application/json")
+        .body(r#"{"email":"vercel-nuxt@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    check("Vercel", &set_cookie, "vercel-nuxt@example.com");
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"user": {"id": user.id, "primary_email": "vercel-nuxt@example.com"}})
+    );
 }

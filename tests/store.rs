@@ -18,7 +18,9 @@ use common::dynamo::{Outage, assert_claims_consistent, emulator_port};
 use common::*;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::{Hasher, PasswordHash, verify};
-use neptun_users::store::{DynamoStore, MemoryStore, StoreError, UserPatch, UserStore};
+use neptun_users::store::{
+    DynamoStore, MemoryStore, SessionCheck, StoreError, UserPatch, UserStore,
+};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -36,11 +38,11 @@ async fn hash(password: &str) -> PasswordHash {
 fn patch(id: u64, version: u64, known: &str) -> UserPatch {
     UserPatch {
         id: UserId::new(id).unwrap(),
-        expected_version: version,
+        session: SessionCheck::Version(version),
         known_email: known.to_owned(),
         email: None,
         password_hash: None,
-        now: NOW + 60,
+        now_ms: (NOW + 60) * 1000,
     }
 }
 
@@ -63,6 +65,133 @@ async fn stored(store: &dyn UserStore, id: u64) -> neptun_users::store::StoredUs
 
 // ---------------------------------------------------------------------------------------
 // Conformance: the same promises from both stores.
+
+/// A session without a version (a Nuxt login) is valid while it logged in at or after the
+/// last password change, to the millisecond; the check is part of the one write.
+async fn a_session_without_a_version_is_judged_by_its_login_time(store: Arc<dyn UserStore>) {
+    let id = create(store.as_ref(), "a@example.com").await;
+    let at = |login_ms: i64, address: Option<&str>| UserPatch {
+        session: SessionCheck::LoggedInAt(login_ms),
+        email: address.map(email),
+        ..patch(id, 0, "a@example.com")
+    };
+    let before_any_change = store.update_user(&at(1, None)).await.unwrap();
+    assert_eq!(
+        before_any_change.email.as_str(),
+        "a@example.com",
+        "no password change yet"
+    );
+    let mut change = patch(id, 1, "a@example.com");
+    change.password_hash = Some(hash("new-password").await);
+    change.now_ms = 1_800_000_000_500;
+    store.update_user(&change).await.unwrap();
+    assert_eq!(
+        stored(store.as_ref(), id).await.password_changed_at_ms,
+        Some(1_800_000_000_500),
+        "kept to the millisecond"
+    );
+    for (login_ms, address, expected, why) in [
+        (
+            1_800_000_000_499,
+            None,
+            Err(StoreError::Revoked),
+            "1 ms before the change",
+        ),
+        (
+            1_800_000_000_499,
+            Some("b@example.com"),
+            Err(StoreError::Revoked),
+            "1 ms before, with an address change",
+        ),
+        (
+            1_800_000_000_500,
+            None,
+            Ok("a@example.com"),
+            "at the change",
+        ),
+        (
+            1_800_000_000_501,
+            Some("b@example.com"),
+            Ok("b@example.com"),
+            "after, with an address change",
+        ),
+    ] {
+        let result = store.update_user(&at(login_ms, address)).await;
+        assert_eq!(
+            result
+                .as_ref()
+                .map(|u| u.email.as_str())
+                .map_err(Clone::clone),
+            expected,
+            "{why}"
+        );
+    }
+    let user = stored(store.as_ref(), id).await;
+    assert_eq!(
+        (user.email.as_str(), user.session_version),
+        ("b@example.com", 2)
+    );
+}
+
+async fn an_import_keeps_ids_and_hashes_and_never_overwrites(store: Arc<dyn UserStore>) {
+    use neptun_users::store::{Imported, StoredUser};
+    let bcrypt = PasswordHash::from_stored(
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW".into(),
+    );
+    let user = |id: u64, address: &str| {
+        StoredUser::new(
+            UserId::new(id).unwrap(),
+            &email(address),
+            &bcrypt,
+            NOW - 100,
+        )
+    };
+    assert_eq!(
+        store.import_user(&user(7, "seven@example.com")).await,
+        Ok(Imported::Created)
+    );
+    assert_eq!(
+        store.import_user(&user(7, "seven@example.com")).await,
+        Ok(Imported::Unchanged),
+        "the same line again"
+    );
+    assert_eq!(
+        store.import_user(&user(7, "other@example.com")).await,
+        Err(StoreError::IdTaken),
+        "the id, with another address"
+    );
+    assert_eq!(
+        store.import_user(&user(8, "SEVEN@example.com")).await,
+        Err(StoreError::EmailTaken),
+        "the address in another case"
+    );
+    assert_eq!(
+        stored(store.as_ref(), 7).await,
+        user(7, "seven@example.com")
+    );
+    assert_eq!(store.get_user(UserId::new(8).unwrap()).await, Ok(None));
+    store
+        .reserve_ids_through(UserId::new(7).unwrap())
+        .await
+        .unwrap();
+    store
+        .reserve_ids_through(UserId::new(3).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        create(store.as_ref(), "next@example.com").await,
+        8,
+        "past the largest id"
+    );
+    let taken = store
+        .create_user(&email("Seven@Example.com"), &hash("password-1").await, NOW)
+        .await;
+    assert_eq!(
+        taken.unwrap_err(),
+        StoreError::EmailTaken,
+        "the imported address is claimed"
+    );
+}
 
 async fn creates_users_with_sequential_ids_and_the_initial_version(store: Arc<dyn UserStore>) {
     let first = store
@@ -139,7 +268,7 @@ async fn a_password_change_increments_the_session_version(store: Arc<dyn UserSto
     update.password_hash = Some(hash("new-password").await);
     let updated = store.update_user(&update).await.unwrap();
     assert_eq!(
-        (updated.email.as_str(), updated.session_version),
+        (updated.email.as_str(), updated.session_version.unwrap()),
         ("a@example.com", 2)
     );
     let user = stored(store.as_ref(), id).await;
@@ -148,9 +277,9 @@ async fn a_password_change_increments_the_session_version(store: Arc<dyn UserSto
         (
             user.session_version,
             user.updated_at,
-            user.password_changed_at
+            user.password_changed_at_ms
         ),
-        (2, NOW + 60, Some(NOW + 60))
+        (2, NOW + 60, Some((NOW + 60) * 1000))
     );
 }
 
@@ -160,7 +289,7 @@ async fn an_email_change_moves_the_claim(store: Arc<dyn UserStore>) {
     update.email = Some(email("b@example.com"));
     let updated = store.update_user(&update).await.unwrap();
     assert_eq!(
-        (updated.email.as_str(), updated.session_version),
+        (updated.email.as_str(), updated.session_version.unwrap()),
         ("b@example.com", 1)
     );
     let user = stored(store.as_ref(), id).await;
@@ -168,7 +297,7 @@ async fn an_email_change_moves_the_claim(store: Arc<dyn UserStore>) {
         (
             user.email.as_str(),
             user.updated_at,
-            user.password_changed_at
+            user.password_changed_at_ms
         ),
         ("b@example.com", NOW + 60, None)
     );
@@ -195,7 +324,7 @@ async fn the_same_address_and_a_case_only_change_succeed(store: Arc<dyn UserStor
     update.password_hash = Some(hash("new-password").await);
     let updated = store.update_user(&update).await.unwrap();
     assert_eq!(
-        (updated.email.as_str(), updated.session_version),
+        (updated.email.as_str(), updated.session_version.unwrap()),
         ("Jane@Example.COM", 2)
     );
     let taken = store
@@ -285,6 +414,8 @@ conformance!(
     the_same_address_and_a_case_only_change_succeed,
     an_address_held_by_another_user_is_taken_in_any_case,
     a_stale_session_email_is_looked_up_and_the_update_lands,
+    a_session_without_a_version_is_judged_by_its_login_time,
+    an_import_keeps_ids_and_hashes_and_never_overwrites,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -520,7 +651,7 @@ async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() 
     let after = store.update_user(&update).await.unwrap();
     assert_eq!(
         (after.email.as_str(), after.session_version),
-        ("b@example.com", 2),
+        ("b@example.com", Some(2)),
         "recovered without a restart"
     );
     assert_claims_consistent(&direct).await;

@@ -4,14 +4,16 @@
 //!
 //! | item | `pk` | attributes |
 //! | --- | --- | --- |
-//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at`, `password_changed_at` |
+//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms` (Unix milliseconds) |
 //! | email claim | `EMAIL#<lower-cased address>` | `user_id` |
 //! | id counter | `COUNTER#users` | `last_id` |
 //!
 //! An update is one call: `UpdateItem` when the address stays the same (case changes
 //! included), else one `TransactWriteItems` that updates the user, claims the new address with
 //! `attribute_not_exists(pk)` and releases the old claim. The conditions check that the user
-//! exists and that the session version matches; `ReturnValuesOnConditionCheckFailure` hands
+//! exists and that the caller's session is still valid (its version equals the stored one, or,
+//! for a session without a version, it logged in no earlier than `password_changed_at_ms`);
+//! `ReturnValuesOnConditionCheckFailure` hands
 //! back the old user item so a failure is told apart without another read.
 
 use std::collections::HashMap;
@@ -33,7 +35,7 @@ use aws_sdk_dynamodb::types::{
 use aws_smithy_http_client::tls;
 use base64::Engine as _;
 
-use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
+use super::{Imported, SessionCheck, StoreError, StoredUser, Updated, UserPatch, UserStore};
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
 
@@ -365,11 +367,16 @@ impl DynamoStore {
                     .send()
                     .await;
                 match output {
+                    // A transaction returns no item: the version is known only from the
+                    // condition it held to.
                     Ok(_) => Ok(Updated {
                         email: email.clone(),
-                        session_version: patch
-                            .expected_version
-                            .saturating_add(u64::from(patch.password_hash.is_some())),
+                        session_version: match patch.session {
+                            SessionCheck::Version(version) => Some(
+                                version.saturating_add(u64::from(patch.password_hash.is_some())),
+                            ),
+                            SessionCheck::LoggedInAt(_) => None,
+                        },
                     }),
                     // A retry of an attempt that is still committing: the SDK's idempotency
                     // token makes the next try answer for the first one.
@@ -505,6 +512,77 @@ impl UserStore for DynamoStore {
                 .ok_or_else(|| StoreError::Unavailable("malformed user item".into())),
         }
     }
+
+    async fn import_user(&self, user: &StoredUser) -> Result<Imported, StoreError> {
+        let put_user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(user_item(user)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let claim = self.claim(&user.email, user.id)?;
+        let output = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_user).build())
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .send()
+            .await;
+        let cancelled = match output {
+            Ok(_) => return Ok(Imported::Created),
+            Err(SdkError::ServiceError(service)) => match service.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled,
+                other => return Err(service_failure("TransactWriteItems", other.code())),
+            },
+            Err(error) => return Err(sdk_failure("TransactWriteItems", &error)),
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code());
+        if code(0) == Some("ConditionalCheckFailed") {
+            let stored = reasons
+                .first()
+                .and_then(|r| r.item())
+                .and_then(|item| user_from(user.id, item));
+            return match stored {
+                Some(stored) if stored.same_import(user) => Ok(Imported::Unchanged),
+                _ => Err(StoreError::IdTaken),
+            };
+        }
+        if code(1) == Some("ConditionalCheckFailed") {
+            return Err(StoreError::EmailTaken);
+        }
+        let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+        Err(StoreError::Unavailable(format!(
+            "TransactWriteItems cancelled: {codes:?}"
+        )))
+    }
+
+    async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s("COUNTER#users"))
+            .update_expression("SET last_id = :id")
+            .condition_expression("attribute_not_exists(last_id) OR last_id < :id")
+            .expression_attribute_values(":id", n(id.get()))
+            .send()
+            .await;
+        match output {
+            Ok(_) => Ok(()),
+            // The counter is already there or past it.
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(sdk_failure("UpdateItem", &error)),
+        }
+    }
 }
 
 /// The `SET` expression and condition of a user update, with exactly the values they use
@@ -519,12 +597,21 @@ impl UserUpdateExpression {
     fn new(patch: &UserPatch, known_lower: String) -> Self {
         let mut this = Self {
             sets: vec!["updated_at = :now"],
-            conditions: vec!["attribute_exists(pk)", "session_version = :version"],
-            values: HashMap::from([
-                (":now".to_owned(), n(patch.now)),
-                (":version".to_owned(), n(patch.expected_version)),
-            ]),
+            conditions: vec!["attribute_exists(pk)"],
+            values: HashMap::from([(":now".to_owned(), n(patch.now_ms.div_euclid(1000)))]),
         };
+        match patch.session {
+            SessionCheck::Version(version) => {
+                this.conditions.push("session_version = :version");
+                this.values.insert(":version".into(), n(version));
+            }
+            SessionCheck::LoggedInAt(login_ms) => {
+                this.conditions.push(
+                    "(attribute_not_exists(password_changed_at_ms) OR password_changed_at_ms <= :login)",
+                );
+                this.values.insert(":login".into(), n(login_ms));
+            }
+        }
         if let Some(email) = &patch.email {
             this.sets
                 .extend(["email = :email", "email_lower = :email_lower"]);
@@ -537,10 +624,11 @@ impl UserUpdateExpression {
         if let Some(hash) = &patch.password_hash {
             this.sets.extend([
                 "password_hash = :hash",
-                "password_changed_at = :now",
+                "password_changed_at_ms = :now_ms",
                 "session_version = session_version + :one",
             ]);
             this.values.insert(":hash".into(), s(hash.as_str()));
+            this.values.insert(":now_ms".into(), n(patch.now_ms));
             this.values.insert(":one".into(), n(1));
         }
         this
@@ -570,9 +658,13 @@ fn refusal_from_user(
     };
     // Every password hash has its own random salt, so finding ours stored (with the version
     // it bumped) proves an earlier attempt of this same call wrote it.
+    let bumped = match patch.session {
+        SessionCheck::Version(version) => number(item, "session_version") == version.checked_add(1),
+        SessionCheck::LoggedInAt(_) => true,
+    };
     if let Some(hash) = &patch.password_hash
         && string(item, "password_hash") == Some(hash.as_str())
-        && number(item, "session_version") == patch.expected_version.checked_add(1)
+        && bumped
         && let Some(updated) = updated_from(item)
         && patch
             .email
@@ -581,7 +673,13 @@ fn refusal_from_user(
     {
         return Refusal::Landed(updated);
     }
-    if number(item, "session_version") != Some(patch.expected_version) {
+    let valid = match patch.session {
+        SessionCheck::Version(version) => number(item, "session_version") == Some(version),
+        SessionCheck::LoggedInAt(login_ms) => {
+            number::<i64>(item, "password_changed_at_ms").is_none_or(|changed| changed <= login_ms)
+        }
+    };
+    if !valid {
         return Refusal::Store(StoreError::Revoked);
     }
     match string(item, "email") {
@@ -604,8 +702,8 @@ fn user_item(user: &StoredUser) -> HashMap<String, AttributeValue> {
         ("created_at".to_owned(), n(user.created_at)),
         ("updated_at".to_owned(), n(user.updated_at)),
     ]);
-    if let Some(at) = user.password_changed_at {
-        item.insert("password_changed_at".to_owned(), n(at));
+    if let Some(at) = user.password_changed_at_ms {
+        item.insert("password_changed_at_ms".to_owned(), n(at));
     }
     item
 }
@@ -618,14 +716,14 @@ fn user_from(id: UserId, item: &HashMap<String, AttributeValue>) -> Option<Store
         session_version: number(item, "session_version")?,
         created_at: number(item, "created_at")?,
         updated_at: number(item, "updated_at")?,
-        password_changed_at: number(item, "password_changed_at"),
+        password_changed_at_ms: number(item, "password_changed_at_ms"),
     })
 }
 
 fn updated_from(item: &HashMap<String, AttributeValue>) -> Option<Updated> {
     Some(Updated {
         email: Email::from_stored(string(item, "email")?.to_owned()),
-        session_version: number(item, "session_version")?,
+        session_version: Some(number(item, "session_version")?),
     })
 }
 

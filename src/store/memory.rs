@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{StoreError, StoredUser, Updated, UserPatch, UserStore};
+use super::{Imported, StoreError, StoredUser, Updated, UserPatch, UserStore};
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
 
@@ -64,7 +64,7 @@ impl UserStore for MemoryStore {
         let mut guard = self.lock();
         let state = &mut *guard;
         let user = state.users.get_mut(&patch.id).ok_or(StoreError::NotFound)?;
-        if user.session_version != patch.expected_version {
+        if !user.accepts(patch.session) {
             return Err(StoreError::Revoked);
         }
         if let Some(email) = &patch.email {
@@ -82,17 +82,41 @@ impl UserStore for MemoryStore {
         if let Some(hash) = &patch.password_hash {
             user.password_hash = hash.clone();
             user.session_version = user.session_version.saturating_add(1);
-            user.password_changed_at = Some(patch.now);
+            user.password_changed_at_ms = Some(patch.now_ms);
         }
-        user.updated_at = patch.now;
+        user.updated_at = patch.now_ms.div_euclid(1000);
         Ok(Updated {
             email: user.email.clone(),
-            session_version: user.session_version,
+            session_version: Some(user.session_version),
         })
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
         Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn import_user(&self, user: &StoredUser) -> Result<Imported, StoreError> {
+        let mut state = self.lock();
+        if let Some(stored) = state.users.get(&user.id) {
+            return if stored.same_import(user) {
+                Ok(Imported::Unchanged)
+            } else {
+                Err(StoreError::IdTaken)
+            };
+        }
+        if state.claims.contains_key(&user.email.normalized()) {
+            return Err(StoreError::EmailTaken);
+        }
+        state.claims.insert(user.email.normalized(), user.id);
+        state.users.insert(user.id, user.clone());
+        state.last_id = state.last_id.max(user.id.get());
+        Ok(Imported::Created)
+    }
+
+    async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.last_id = state.last_id.max(id.get());
+        Ok(())
     }
 }
 

@@ -1,8 +1,8 @@
 //! `UserStore`: where user records live, behind one seam with two implementations.
 //!
-//! Every update is **one atomic operation carrying its preconditions**: the user exists, its
-//! session version equals the caller's, and the new address is not claimed by another user
-//! (case-insensitively). DynamoDB checks them with conditions on one call; the memory store
+//! Every update is **one atomic operation carrying its preconditions**: the user exists, the
+//! caller's session is still valid for it ([`SessionCheck`]), and the new address is not
+//! claimed by another user (case-insensitively). DynamoDB checks them with conditions on one call; the memory store
 //! checks them under one lock. Neither writes anything when a condition fails.
 
 use async_trait::async_trait;
@@ -17,16 +17,23 @@ pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
 
 /// Why the store did not apply an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// No user has this id.
+    #[error("no user has this id")]
     NotFound,
-    /// The caller's session version is not the stored one: the session was revoked.
+    /// The caller's session no longer passes its [`SessionCheck`]: it was revoked.
+    #[error("the session was revoked")]
     Revoked,
     /// Another user holds the requested address (in any case).
+    #[error("the address belongs to another user")]
     EmailTaken,
+    /// Another record already has this id (only an import chooses ids).
+    #[error("the id belongs to another record")]
+    IdTaken,
     /// The store could not be reached or answered unexpectedly. The reason is for the log
     /// only and never contains SDK text that could carry request data.
+    #[error("store unavailable: {0}")]
     Unavailable(String),
 }
 
@@ -45,8 +52,9 @@ pub struct StoredUser {
     pub created_at: i64,
     /// Unix seconds of the last update.
     pub updated_at: i64,
-    /// Unix seconds of the last password change, if any.
-    pub password_changed_at: Option<i64>,
+    /// Unix milliseconds of the last password change, if any: a session without a
+    /// version is valid only if it logged in at or after this.
+    pub password_changed_at_ms: Option<i64>,
 }
 
 impl StoredUser {
@@ -59,9 +67,30 @@ impl StoredUser {
             session_version: crate::session::INITIAL_SESSION_VERSION,
             created_at: now,
             updated_at: now,
-            password_changed_at: None,
+            password_changed_at_ms: None,
         }
     }
+
+    /// Whether a session that passes `check` is still valid for this record.
+    pub fn accepts(&self, check: SessionCheck) -> bool {
+        match check {
+            SessionCheck::Version(version) => self.session_version == version,
+            SessionCheck::LoggedInAt(login_ms) => self
+                .password_changed_at_ms
+                .is_none_or(|changed| changed <= login_ms),
+        }
+    }
+}
+
+/// What makes the caller's session still valid, checked in the same write as the update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCheck {
+    /// The session carries a version: the stored one must equal it. A password change
+    /// increments it, so every older session is refused.
+    Version(u64),
+    /// The session carries no version (a fresh Nuxt login; Unix milliseconds): valid only if
+    /// it logged in at or after the last password change.
+    LoggedInAt(i64),
 }
 
 /// One update with its preconditions.
@@ -69,8 +98,8 @@ impl StoredUser {
 pub struct UserPatch {
     /// Whose record.
     pub id: UserId,
-    /// The caller's session version; the update applies only if it equals the stored one.
-    pub expected_version: u64,
+    /// The caller's session; the update applies only while it is valid.
+    pub session: SessionCheck,
     /// The caller's session's copy of the email. A hint (the DynamoDB store needs the old
     /// address to release its claim); if stale, the store looks the current one up.
     pub known_email: String,
@@ -78,8 +107,9 @@ pub struct UserPatch {
     pub email: Option<Email>,
     /// The new password hash, if it changes. Increments the session version.
     pub password_hash: Option<PasswordHash>,
-    /// The time written to `updated_at` (and `password_changed_at`).
-    pub now: i64,
+    /// The time (Unix milliseconds) written to `updated_at` (in seconds) and to
+    /// `password_changed_at_ms`.
+    pub now_ms: i64,
 }
 
 /// What the caller needs after an update.
@@ -87,8 +117,9 @@ pub struct UserPatch {
 pub struct Updated {
     /// The email now stored.
     pub email: Email,
-    /// The session version now stored.
-    pub session_version: u64,
+    /// The session version now stored, when the store's answer says it (a DynamoDB
+    /// transaction returns nothing; then the caller's session keeps what it proved itself by).
+    pub session_version: Option<u64>,
 }
 
 /// Storage for user records and their email claims.
@@ -107,4 +138,32 @@ pub trait UserStore: Send + Sync {
 
     /// Reads one user (strongly consistent).
     async fn get_user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError>;
+
+    /// Stores an existing user with its own id, with the claim on its address, in one atomic
+    /// write. Never overwrites: the same record already stored is [`Imported::Unchanged`];
+    /// the id held by a different record is [`StoreError::IdTaken`]; the address held by
+    /// another user is [`StoreError::EmailTaken`].
+    async fn import_user(&self, user: &StoredUser) -> Result<Imported, StoreError>;
+
+    /// Moves the id counter to at least `id`, so [`UserStore::create_user`] never hands out
+    /// an imported id.
+    async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError>;
+}
+
+/// What [`UserStore::import_user`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// The user and its claim were written.
+    Created,
+    /// The same user (id, address and hash) was already stored; nothing was written.
+    Unchanged,
+}
+
+impl StoredUser {
+    /// Whether `other` is this record as an import would write it again.
+    pub fn same_import(&self, other: &StoredUser) -> bool {
+        self.id == other.id
+            && self.email.as_str() == other.email.as_str()
+            && self.password_hash == other.password_hash
+    }
 }

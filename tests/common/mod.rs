@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::Hasher;
-use neptun_users::session::{Session, unix_now};
+use neptun_users::session::{Session, unix_now, unix_now_ms};
 use neptun_users::store::{DynamoStore, MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, SessionKeys};
 use serde_json::Value;
@@ -25,6 +25,33 @@ use serde_json::Value;
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0001";
 pub const PREVIOUS_SECRET: &str = "old-secret-old-secret-old-secret-00000001";
 pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
+/// The Nuxt app's `NUXT_SESSION_PASSWORD` in the tests of `SESSION_FORMAT=nuxt`.
+pub const NUXT_PASSWORD: &str = "nuxt-session-password-nuxt-session-password";
+
+/// The settings of a function beside the Nuxt app.
+pub fn nuxt_config() -> Config {
+    config(&[
+        ("SESSION_FORMAT", "nuxt"),
+        ("NUXT_SESSION_PASSWORD", NUXT_PASSWORD),
+    ])
+}
+
+/// What the Nuxt app's login puts in the cookie (`setUserSession(event, {user, loggedInAt})`),
+/// sealed as h3 seals it: no session version, no iron expiration. `tests/interop.rs` proves
+/// the real h3 seals the same way.
+pub fn nuxt_login_cookie(password: &str, id: u64, email: &str, logged_in_at_ms: i64) -> String {
+    let object = serde_json::json!({
+        "id": "6f1c1b0e-3c52-4d7e-9a0e-5c4f8f0c2b7d",
+        "createdAt": logged_in_at_ms - 5,
+        "data": {
+            "user": {"id": id, "primary_email": email},
+            "loggedInAt": neptun_users::session::nuxt::format_time_ms(logged_in_at_ms),
+        },
+    });
+    let password = neptun_users::iron::IronPassword::new(password).expect("a long password");
+    let sealed = neptun_users::iron::seal(object.to_string().as_bytes(), &password, None);
+    format!("neptun-session={sealed}")
+}
 
 /// Everything every server in this test process logged, at `debug` for all crates: the suite
 /// checks that no secret it handled ever appears here.
@@ -228,7 +255,7 @@ pub async fn spawn_app_over(
 ) -> TestApp {
     capture_logs();
     let keys = SessionKeys::new(&config);
-    let secrets = vec![String::from_utf8_lossy(&config.session_secret).into_owned()];
+    let secrets = config.session.all();
     let ctx = Arc::new(AppContext::new(config, store.clone(), Scheme::Http));
     let (listener, addr) = neptun_users::server::bind("127.0.0.1:0".parse().unwrap())
         .await
@@ -278,10 +305,22 @@ impl TestApp {
 
     /// A valid cookie for any id, email and version, signed with the server's key.
     pub fn cookie_for(&self, id: u64, email: &str, version: u64) -> String {
-        let session = self
-            .keys
-            .issue(UserId::new(id).unwrap(), email, version, unix_now(), None);
+        let session = self.keys.issue(
+            UserId::new(id).unwrap(),
+            email,
+            version,
+            unix_now_ms(),
+            None,
+        );
         self.cookie_of(&session)
+    }
+
+    /// A Nuxt login's cookie for `user`, logged in at `logged_in_at_ms`, under the test
+    /// password; remembered as a secret.
+    pub fn nuxt_login(&self, user: &TestUser, logged_in_at_ms: i64) -> String {
+        let cookie = nuxt_login_cookie(NUXT_PASSWORD, user.id, &user.email, logged_in_at_ms);
+        self.remember(&cookie);
+        cookie
     }
 
     /// A cookie for an arbitrary session, signed with the server's key.
@@ -415,4 +454,10 @@ pub async fn dynamo_client_at(port: u16) -> aws_sdk_dynamodb::Client {
 /// A store whose DynamoDB endpoint is a port where nothing listens.
 pub async fn unreachable_dynamo_store(port: u16) -> DynamoStore {
     DynamoStore::with_client(dynamo_client_at(port).await, "neptun-users")
+}
+
+/// A number no other call in this test process gets: for names of tables and files.
+pub fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

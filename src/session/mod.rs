@@ -1,0 +1,391 @@
+//! The `neptun-session` cookie: who is signed in, in either of the two formats it comes in.
+//!
+//! - **signed** (`SESSION_FORMAT=signed`, the default; [`signed`]): the function's own
+//!   format, base64url JSON signed with HMAC-SHA256 under `SESSION_SECRET`.
+//! - **nuxt** (`SESSION_FORMAT=nuxt`; [`nuxt`]): the session object of the Neptun web app's
+//!   Nuxt login (`nuxt-auth-utils` on h3), sealed with iron under `NUXT_SESSION_PASSWORD`.
+//!
+//! [`SessionKeys`] is the one interface the handler sees: it opens a request's cookie into a
+//! [`Session`] and writes the refreshed one back, in whichever format was chosen at start. The
+//! rules are the same for both: a cookie is valid while it is authentic (under the current or
+//! a previous secret), unexpired, and younger than the absolute maximum age from its login;
+//! a refresh keeps the login, moves the expiry (never past that limit) and is always made with
+//! the current secret. Revocation is the store's condition, checked in the same write that
+//! applies the update (see [`crate::store::SessionCheck`]).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cookie::Cookie;
+
+use crate::config::{Config, SessionSecrets};
+use crate::domain::UserId;
+use crate::store::SessionCheck;
+
+pub mod nuxt;
+pub mod signed;
+
+/// The cookie's name, in both formats.
+pub const COOKIE_NAME: &str = "neptun-session";
+
+/// The session version every new user starts with; a password change increments it.
+pub const INITIAL_SESSION_VERSION: u64 = 1;
+
+/// What a session cookie says about its holder, whatever its format.
+#[derive(Clone, PartialEq)]
+pub struct Session {
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// The user's primary email as the cookie remembers it (a hint: it may be stale or
+    /// empty; the store holds the truth).
+    pub email: String,
+    /// When the user logged in (Unix milliseconds); refreshes keep it.
+    pub login_at_ms: i64,
+    /// When this cookie was issued (Unix milliseconds).
+    pub issued_at_ms: i64,
+    /// When this cookie stops being accepted (Unix milliseconds).
+    pub expires_at_ms: i64,
+    /// The user's session version when the cookie was issued. `None` for a session fresh
+    /// from the Nuxt app's login, which knows nothing of versions: such a session is valid
+    /// only if it logged in at or after the user's last password change.
+    pub version: Option<u64>,
+    /// What the format carries besides: kept verbatim through a refresh.
+    carried: Carried,
+}
+
+#[derive(Clone, PartialEq)]
+enum Carried {
+    /// The signed format carries nothing else.
+    Signed,
+    /// The whole h3 session object (`{id, createdAt, data}`), every key of it kept.
+    Nuxt(Box<serde_json::Value>),
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The Nuxt app may keep anything in its session data: never print it.
+        f.debug_struct("Session")
+            .field("user_id", &self.user_id)
+            .field("email", &self.email)
+            .field("login_at_ms", &self.login_at_ms)
+            .field("issued_at_ms", &self.issued_at_ms)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// The condition the store checks for this session: an equal version when it carries
+    /// one, else a login no earlier than the last password change.
+    pub fn check(&self) -> SessionCheck {
+        match self.version {
+            Some(version) => SessionCheck::Version(version),
+            None => SessionCheck::LoggedInAt(self.login_at_ms),
+        }
+    }
+}
+
+/// Why a request has no usable session. Every case answers 401; the log tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// No `neptun-session` cookie at all.
+    Missing,
+    /// More than one `neptun-session` cookie: one may have been planted by a sibling
+    /// subdomain (cookie tossing), so none is believed.
+    Duplicate,
+    /// Not authentic under any key, or not a session.
+    Invalid,
+    /// Authentic, but past its expiry or its maximum age from login.
+    Expired,
+}
+
+/// How cookies are opened and sealed: the format chosen at start, its keys derived once.
+enum Codec {
+    Signed(signed::Signing),
+    Nuxt(nuxt::Sealing),
+}
+
+/// Opens and refreshes session cookies, and knows their lifetimes and attributes.
+pub struct SessionKeys {
+    codec: Codec,
+    ttl_ms: i64,
+    max_age_ms: i64,
+    secure: bool,
+}
+
+impl SessionKeys {
+    /// Derives the keys once, at start, for the configured format.
+    pub fn new(config: &Config) -> Self {
+        let ms = |seconds: u64| {
+            i64::try_from(seconds)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1000)
+                .min(i64::MAX / 4)
+        };
+        let codec = match &config.session {
+            SessionSecrets::Signed { current, previous } => {
+                Codec::Signed(signed::Signing::new(current, previous))
+            }
+            SessionSecrets::Nuxt { current, previous } => {
+                Codec::Nuxt(nuxt::Sealing::new(current, previous))
+            }
+        };
+        Self {
+            codec,
+            ttl_ms: ms(config.session_ttl_seconds),
+            max_age_ms: ms(config.session_max_age_seconds),
+            secure: config.cookie_secure,
+        }
+    }
+
+    /// The request's one session. Looks at every `Cookie` header; more than one
+    /// `neptun-session` is refused before any of them is opened, so a flood of fake cookies
+    /// buys no cryptography.
+    pub fn verify<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a str>,
+        now_ms: i64,
+    ) -> Result<Session, NoSession> {
+        let mut ours = cookie_headers
+            .into_iter()
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .filter(|cookie| cookie.name() == COOKIE_NAME);
+        let cookie = ours.next().ok_or(NoSession::Missing)?;
+        if ours.next().is_some() {
+            return Err(NoSession::Duplicate);
+        }
+        let session = match &self.codec {
+            Codec::Signed(signing) => signing.open(cookie.value()),
+            Codec::Nuxt(sealing) => sealing.open(cookie.value(), now_ms, self.max_age_ms),
+        }
+        .ok_or(NoSession::Invalid)?;
+        let limit = session.login_at_ms.saturating_add(self.max_age_ms);
+        if now_ms >= session.expires_at_ms || now_ms >= limit {
+            return Err(NoSession::Expired);
+        }
+        Ok(session)
+    }
+
+    /// A session for a fresh login: issued now, expiring after the TTL or `expires_in`
+    /// seconds (negative: already expired).
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        email: &str,
+        version: u64,
+        now_ms: i64,
+        expires_in: Option<i64>,
+    ) -> Session {
+        let lifetime = expires_in.map_or(self.ttl_ms, |s| s.saturating_mul(1000));
+        let carried = match &self.codec {
+            Codec::Signed(_) => Carried::Signed,
+            Codec::Nuxt(_) => Carried::Nuxt(Box::new(nuxt::new_session_object(
+                user_id, email, version, now_ms,
+            ))),
+        };
+        Session {
+            user_id,
+            email: email.to_owned(),
+            login_at_ms: now_ms,
+            issued_at_ms: now_ms,
+            expires_at_ms: now_ms.saturating_add(lifetime),
+            version: Some(version),
+            carried,
+        }
+    }
+
+    /// The session a 200 hands back: same login (and, for Nuxt, the same session object),
+    /// the stored email and version, a new expiry capped at the absolute limit from login.
+    /// `version` is `None` only when the store could not say it (then the session keeps
+    /// proving itself by its login time, which stays valid until the next password change).
+    pub fn refresh(
+        &self,
+        session: &Session,
+        email: &str,
+        version: Option<u64>,
+        now_ms: i64,
+    ) -> Session {
+        let limit = session.login_at_ms.saturating_add(self.max_age_ms);
+        let version = version.or(session.version);
+        let carried = match &session.carried {
+            Carried::Signed => Carried::Signed,
+            Carried::Nuxt(object) => {
+                let mut object = object.clone();
+                nuxt::refresh_session_object(&mut object, email, version);
+                Carried::Nuxt(object)
+            }
+        };
+        Session {
+            user_id: session.user_id,
+            email: email.to_owned(),
+            login_at_ms: session.login_at_ms,
+            issued_at_ms: now_ms,
+            expires_at_ms: now_ms.saturating_add(self.ttl_ms).min(limit),
+            version,
+            carried,
+        }
+    }
+
+    /// The `Set-Cookie` value, with `Max-Age` counting down to the session's expiry, in the
+    /// attribute order the format's own writer uses (the `cookie` crate's, or h3's).
+    pub fn set_cookie(&self, session: &Session, now_ms: i64) -> String {
+        let max_age = session.expires_at_ms.saturating_sub(now_ms).max(0) / 1000;
+        let pair = self.cookie_pair(session);
+        let secure = if self.secure { "; Secure" } else { "" };
+        match self.codec {
+            Codec::Signed(_) => {
+                format!("{pair}; HttpOnly; SameSite=Lax{secure}; Path=/; Max-Age={max_age}")
+            }
+            Codec::Nuxt(_) => {
+                format!("{pair}; Max-Age={max_age}; Path=/; HttpOnly{secure}; SameSite=Lax")
+            }
+        }
+    }
+
+    /// `neptun-session=<value>`, as a `Cookie` request header carries it, made with the
+    /// current secret.
+    pub fn cookie_pair(&self, session: &Session) -> String {
+        match (&self.codec, &session.carried) {
+            (Codec::Nuxt(sealing), Carried::Nuxt(object)) => {
+                sealing.seal(object, session.expires_at_ms)
+            }
+            (Codec::Nuxt(sealing), Carried::Signed) => {
+                // A session opened in the other format cannot reach here (the codec is
+                // chosen once); build the object rather than fail.
+                let version = session.version.unwrap_or(INITIAL_SESSION_VERSION);
+                let object = nuxt::new_session_object(
+                    session.user_id,
+                    &session.email,
+                    version,
+                    session.login_at_ms,
+                );
+                sealing.seal(&object, session.expires_at_ms)
+            }
+            (Codec::Signed(signing), _) => signing.cookie_pair(session),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Seconds since the Unix epoch, from the system clock.
+pub fn unix_now() -> i64 {
+    unix_now_ms() / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+    const SECRET: &str = "new-secret-new-secret-new-secret-1";
+
+    fn keys(format: &str) -> SessionKeys {
+        let config = Config::from_lookup(|name| match name {
+            "SESSION_FORMAT" => Some(format.to_owned()),
+            "SESSION_SECRET" | "NUXT_SESSION_PASSWORD" => Some(SECRET.to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        SessionKeys::new(&config)
+    }
+
+    #[test]
+    fn more_than_one_session_cookie_is_refused_before_any_is_opened() {
+        for format in ["signed", "nuxt"] {
+            let keys = keys(format);
+            let session = keys.issue(UserId::new(7).unwrap(), "a@example.com", 1, NOW, None);
+            let good = keys.cookie_pair(&session);
+            let other = keys.cookie_pair(&keys.issue(
+                UserId::new(8).unwrap(),
+                "b@example.com",
+                1,
+                NOW,
+                None,
+            ));
+            let twice = format!("{good}; {good}");
+            let other_first = format!("{other}; {good}");
+            let cases: [(Vec<&str>, Result<UserId, NoSession>, &str); 7] = [
+                (vec![good.as_str()], Ok(session.user_id), "one valid cookie"),
+                (vec!["theme=dark"], Err(NoSession::Missing), "none"),
+                (vec![], Err(NoSession::Missing), "no Cookie header"),
+                (
+                    vec![&twice],
+                    Err(NoSession::Duplicate),
+                    "the same cookie twice",
+                ),
+                (
+                    vec![&other_first],
+                    Err(NoSession::Duplicate),
+                    "another user's first",
+                ),
+                (
+                    vec!["neptun-session=garbage", good.as_str()],
+                    Err(NoSession::Duplicate),
+                    "garbage in another header, then a valid one",
+                ),
+                (
+                    vec!["neptun-session=garbage"],
+                    Err(NoSession::Invalid),
+                    "garbage alone",
+                ),
+            ];
+            for (headers, expected, why) in cases {
+                assert_eq!(
+                    keys.verify(headers, NOW + 1).map(|s| s.user_id),
+                    expected,
+                    "{format}: {why}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn expired_sessions_are_told_apart_from_forged_ones() {
+        for format in ["signed", "nuxt"] {
+            let keys = keys(format);
+            let session = keys.issue(UserId::new(7).unwrap(), "a@example.com", 1, NOW, None);
+            let fresh = keys.cookie_pair(&session);
+            assert!(keys.verify([fresh.as_str()], NOW).is_ok(), "{format}");
+            let days = |n: i64| n * 86_400_000;
+            let old = keys.issue(
+                UserId::new(7).unwrap(),
+                "a@example.com",
+                1,
+                NOW - days(30),
+                Some(days(60) / 1000),
+            );
+            let old_login = keys.cookie_pair(&old);
+            assert_eq!(
+                keys.verify([old_login.as_str()], NOW).map(|s| s.user_id),
+                Err(NoSession::Expired),
+                "{format}: past the maximum age from login"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_login_and_never_passes_the_maximum_age() {
+        for format in ["signed", "nuxt"] {
+            let keys = keys(format);
+            let mut session = keys.issue(UserId::new(7).unwrap(), "a@example.com", 1, NOW, None);
+            session.login_at_ms = NOW - 30 * 86_400_000 + 100_000;
+            let refreshed = keys.refresh(&session, "b@example.com", Some(2), NOW);
+            assert_eq!(refreshed.login_at_ms, session.login_at_ms, "{format}");
+            assert_eq!(refreshed.expires_at_ms, NOW + 100_000, "{format}");
+            assert_eq!(
+                (refreshed.email.as_str(), refreshed.version),
+                ("b@example.com", Some(2))
+            );
+            let set_cookie = keys.set_cookie(&refreshed, NOW);
+            assert!(set_cookie.contains("; Max-Age=100"), "{set_cookie}");
+        }
+    }
+}

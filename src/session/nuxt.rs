@@ -1,0 +1,376 @@
+//! The Nuxt format of `neptun-session`: the web app's own h3 session, sealed with iron.
+//!
+//! The Neptun web app signs users in through `nuxt-auth-utils`, which keeps h3's session
+//! object in this cookie, sealed with iron (`Fe26.2`, see [`crate::iron`]) under
+//! `NUXT_SESSION_PASSWORD`:
+//!
+//! ```json
+//! {"id":"<uuid>","createdAt":1714557600000,"data":{"user":{"id":7,"primary_email":"a@b.co"},"loggedInAt":"2024-05-01T10:00:00.000Z"}}
+//! ```
+//!
+//! The session's user is `data.user.id` (a JSON number; anything else is no session), its
+//! login time `data.loggedInAt` (an ISO 8601 time or epoch milliseconds), else `createdAt`.
+//! A refresh keeps the object as it was (same `id`, `createdAt`, `loggedInAt`, every other
+//! key of `data` and `data.user`), sets `data.user.primary_email` to the stored address and
+//! records the user's session version under `data.sessionVersion`, a key of the function's
+//! own: a login fresh from the Nuxt app carries none, and is then judged by its login time.
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{COOKIE_NAME, Carried, Session};
+use crate::domain::UserId;
+use crate::iron::{self, IronPassword};
+
+/// The key of `data` that holds the user's session version.
+pub const VERSION_KEY: &str = "sessionVersion";
+
+/// The Nuxt format's passwords: the current one seals, every one opens.
+pub(super) struct Sealing {
+    /// Current first, then the previous ones.
+    passwords: Vec<IronPassword>,
+}
+
+impl Sealing {
+    /// Derives what each password needs once, at start. `Config` has checked their length.
+    pub(super) fn new(current: &str, previous: &[String]) -> Self {
+        let passwords = std::iter::once(current)
+            .chain(previous.iter().map(String::as_str))
+            .map(|password| {
+                IronPassword::new(password).expect("BUG: Config refuses passwords iron refuses")
+            })
+            .collect();
+        Self { passwords }
+    }
+
+    /// The session in an authentic, unexpired seal holding an h3 session object with a
+    /// numeric user id; the absolute age limit is the caller's check. `max_age_ms` bounds
+    /// a seal that has no expiration of its own.
+    pub(super) fn open(&self, value: &str, now_ms: i64, max_age_ms: i64) -> Option<Session> {
+        let opened = iron::unseal(value, &self.passwords, now_ms)?;
+        let object: Value = serde_json::from_slice(&opened.plaintext).ok()?;
+        let created_at = object.get("createdAt").and_then(Value::as_i64);
+        let data = object.get("data")?.as_object()?;
+        let user = data.get("user")?.as_object()?;
+        let user_id = UserId::new(user.get("id")?.as_u64()?)?;
+        let email = match user.get("primary_email") {
+            None | Some(Value::Null) => String::new(),
+            Some(email) => email.as_str()?.to_owned(),
+        };
+        let login_at_ms = match data.get("loggedInAt") {
+            None | Some(Value::Null) => created_at?,
+            Some(Value::String(time)) => parse_time_ms(time)?,
+            Some(number) => number.as_i64()?,
+        };
+        let version = match data.get(VERSION_KEY) {
+            None => None,
+            Some(version) => Some(version.as_u64()?),
+        };
+        let limit = login_at_ms.saturating_add(max_age_ms);
+        Some(Session {
+            user_id,
+            email,
+            login_at_ms,
+            issued_at_ms: created_at.unwrap_or(login_at_ms),
+            expires_at_ms: opened.expires_at_ms.map_or(limit, |at| at.min(limit)),
+            version,
+            carried: Carried::Nuxt(Box::new(object)),
+        })
+    }
+
+    /// `neptun-session=<seal>`: the object sealed with the current password, iron's
+    /// expiration set to `expires_at_ms`.
+    pub(super) fn seal(&self, object: &Value, expires_at_ms: i64) -> String {
+        let json = serde_json::to_vec(object).expect("BUG: a JSON value always serializes");
+        let sealed = iron::seal(&json, &self.passwords[0], Some(expires_at_ms));
+        format!("{COOKIE_NAME}={sealed}")
+    }
+}
+
+/// The object a fresh login makes (`setUserSession(event, {user, loggedInAt})`), with the
+/// function's version key: what `serve` seeds and `session mint` prints in this format.
+pub(super) fn new_session_object(user_id: UserId, email: &str, version: u64, now_ms: i64) -> Value {
+    json!({
+        "id": random_uuid(),
+        "createdAt": now_ms,
+        "data": {
+            "user": {"id": user_id.get(), "primary_email": email},
+            "loggedInAt": format_time_ms(now_ms),
+            VERSION_KEY: version,
+        },
+    })
+}
+
+/// Sets the stored address and, when known, the version; leaves everything else as it was.
+pub(super) fn refresh_session_object(object: &mut Value, email: &str, version: Option<u64>) {
+    let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) else {
+        return; // `open` only accepts objects with `data.user`
+    };
+    if let Some(version) = version {
+        data.insert(VERSION_KEY.to_owned(), json!(version));
+    }
+    if let Some(user) = data.get_mut("user").and_then(Value::as_object_mut) {
+        user.insert("primary_email".to_owned(), json!(email));
+    } else {
+        let mut user = Map::new();
+        user.insert("primary_email".to_owned(), json!(email));
+        data.insert("user".to_owned(), Value::Object(user));
+    }
+}
+
+/// An ISO 8601 / RFC 3339 time as epoch milliseconds.
+pub fn parse_time_ms(time: &str) -> Option<i64> {
+    let parsed = OffsetDateTime::parse(time, &Rfc3339).ok()?;
+    i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Epoch milliseconds as JavaScript's `Date.prototype.toISOString` writes them.
+pub fn format_time_ms(ms: i64) -> String {
+    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        time.year(),
+        u8::from(time.month()),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+        time.millisecond()
+    )
+}
+
+/// A random (version 4) UUID, as h3 gives each new session.
+fn random_uuid() -> String {
+    let mut bytes = iron::random_bytes::<16>();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{NoSession, SessionKeys};
+    use super::*;
+    use crate::config::Config;
+
+    const PASSWORD: &str = "nuxt-password-nuxt-password-nuxt-1";
+    const OLD: &str = "old-nuxt-password-old-nuxt-password";
+    const NOW: i64 = 1_800_000_000_123;
+
+    fn keys(current: &str, previous: &str) -> SessionKeys {
+        let config = Config::from_lookup(|name| match name {
+            "SESSION_FORMAT" => Some("nuxt".into()),
+            "NUXT_SESSION_PASSWORD" => Some(current.into()),
+            "NUXT_SESSION_PASSWORD_PREVIOUS" if !previous.is_empty() => Some(previous.into()),
+            _ => None,
+        })
+        .unwrap();
+        SessionKeys::new(&config)
+    }
+
+    /// A cookie holding `object`, sealed as the Nuxt app would (no expiration of its own).
+    fn app_cookie(password: &str, object: &Value) -> String {
+        let password = IronPassword::new(password).unwrap();
+        let json = serde_json::to_vec(object).unwrap();
+        format!("{COOKIE_NAME}={}", iron::seal(&json, &password, None))
+    }
+
+    fn app_session(user: Value, logged_in_at: Value) -> Value {
+        json!({
+            "id": "2b1d0c4e-8f1a-4c55-9a43-0c7e6b1e2f3a",
+            "createdAt": NOW - 60_000,
+            "data": {"user": user, "loggedInAt": logged_in_at, "theme": "dark"},
+        })
+    }
+
+    #[test]
+    fn opens_the_apps_session_and_refreshes_it_keeping_every_other_key() {
+        let keys = keys(PASSWORD, "");
+        let object = app_session(
+            json!({"id": 7, "primary_email": "a@b.co", "name": "Ada"}),
+            json!(format_time_ms(NOW - 30_000)),
+        );
+        let session = keys
+            .verify([app_cookie(PASSWORD, &object).as_str()], NOW)
+            .unwrap();
+        assert_eq!(
+            (
+                session.user_id.get(),
+                session.email.as_str(),
+                session.version
+            ),
+            (7, "a@b.co", None)
+        );
+        assert_eq!(session.login_at_ms, NOW - 30_000, "millisecond precision");
+        let refreshed = keys.refresh(&session, "new@b.co", Some(3), NOW);
+        let pair = keys.cookie_pair(&refreshed);
+        let reopened = keys.verify([pair.as_str()], NOW + 1).unwrap();
+        assert_eq!(reopened.version, Some(3));
+        assert_eq!(reopened.email, "new@b.co");
+        let Carried::Nuxt(object) = &reopened.carried else {
+            panic!("a Nuxt session");
+        };
+        assert_eq!(
+            **object,
+            json!({
+                "id": "2b1d0c4e-8f1a-4c55-9a43-0c7e6b1e2f3a",
+                "createdAt": NOW - 60_000,
+                "data": {
+                    "user": {"id": 7, "primary_email": "new@b.co", "name": "Ada"},
+                    "loggedInAt": format_time_ms(NOW - 30_000),
+                    "theme": "dark",
+                    "sessionVersion": 3,
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_authentic_session_object() {
+        let keys = keys(PASSWORD, OLD);
+        let login = json!(format_time_ms(NOW));
+        let good = app_cookie(PASSWORD, &app_session(json!({"id": 7}), login.clone()));
+        let cases = [
+            (
+                app_cookie(
+                    "another-password-another-password-1",
+                    &app_session(json!({"id": 7}), login.clone()),
+                ),
+                "sealed with a password we do not hold",
+            ),
+            (
+                app_cookie(PASSWORD, &app_session(json!({"id": "7"}), login.clone())),
+                "a user id that is a string",
+            ),
+            (
+                app_cookie(PASSWORD, &app_session(json!({"id": 0}), login.clone())),
+                "user id 0",
+            ),
+            (
+                app_cookie(PASSWORD, &app_session(json!({"id": 7.5}), login.clone())),
+                "a fractional user id",
+            ),
+            (
+                app_cookie(
+                    PASSWORD,
+                    &app_session(json!({"name": "Ada"}), login.clone()),
+                ),
+                "no user id",
+            ),
+            (
+                app_cookie(PASSWORD, &json!({"id": "x", "createdAt": NOW, "data": {}})),
+                "no user",
+            ),
+            (
+                app_cookie(PASSWORD, &json!(["not", "an", "object"])),
+                "not an object",
+            ),
+            (
+                app_cookie(PASSWORD, &app_session(json!({"id": 7}), json!("yesterday"))),
+                "a login time that is not a time",
+            ),
+            (
+                app_cookie(
+                    PASSWORD,
+                    &json!({"createdAt": NOW, "data": {"user": {"id": 7}, "sessionVersion": "2"}}),
+                ),
+                "a version that is not a number",
+            ),
+            (format!("{}x", &good[..good.len() - 1]), "tampered"),
+            (good[..good.len() - 5].to_owned(), "truncated"),
+            (good.replacen("Fe26.2", "Fe26.1", 1), "another iron version"),
+            (format!("{COOKIE_NAME}=!!!not*base64!!!"), "not iron at all"),
+        ];
+        for (cookie, why) in cases {
+            assert_eq!(
+                keys.verify([cookie.as_str()], NOW).map(|s| s.user_id),
+                Err(NoSession::Invalid),
+                "{why}"
+            );
+        }
+        assert!(keys.verify([good.as_str()], NOW).is_ok(), "the good one");
+        let old = app_cookie(OLD, &app_session(json!({"id": 7}), login));
+        assert!(
+            keys.verify([old.as_str()], NOW).is_ok(),
+            "a previous password"
+        );
+    }
+
+    #[test]
+    fn the_login_time_comes_from_logged_in_at_else_created_at() {
+        let keys = keys(PASSWORD, "");
+        let iso = "2027-01-15T08:00:00.250Z";
+        let iso_ms: i64 = 1_800_000_000_250;
+        assert_eq!(parse_time_ms(iso), Some(iso_ms));
+        let cases: [(Value, i64, i64, &str); 3] = [
+            (json!(iso), NOW, iso_ms, "an ISO time"),
+            (json!(NOW - 5), NOW, NOW - 5, "epoch milliseconds"),
+            (Value::Null, NOW - 9, NOW - 9, "none: createdAt"),
+        ];
+        for (logged_in_at, created_at, expected, why) in cases {
+            let object = json!({
+                "id": "x",
+                "createdAt": created_at,
+                "data": {"user": {"id": 7}, "loggedInAt": logged_in_at},
+            });
+            let session = keys
+                .verify([app_cookie(PASSWORD, &object).as_str()], NOW)
+                .unwrap();
+            assert_eq!(session.login_at_ms, expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn times_are_written_as_javascript_writes_them_and_read_back() {
+        assert_eq!(format_time_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_time_ms(1_714_557_600_042),
+            "2024-05-01T10:00:00.042Z"
+        );
+        assert_eq!(
+            parse_time_ms("2024-05-01T10:00:00.042Z"),
+            Some(1_714_557_600_042)
+        );
+        assert_eq!(
+            parse_time_ms("2024-05-01T10:00:00Z"),
+            Some(1_714_557_600_000)
+        );
+        assert_eq!(
+            parse_time_ms("2024-05-01T12:00:00+02:00"),
+            Some(1_714_557_600_000)
+        );
+        assert_eq!(parse_time_ms("2024-05-01"), None);
+    }
+
+    #[test]
+    fn minted_sessions_are_h3_session_objects_with_a_random_id() {
+        let keys = keys(PASSWORD, "");
+        let a = keys.issue(UserId::new(7).unwrap(), "a@b.co", 1, NOW, None);
+        let b = keys.issue(UserId::new(7).unwrap(), "a@b.co", 1, NOW, None);
+        let (Carried::Nuxt(a), Carried::Nuxt(b)) = (&a.carried, &b.carried) else {
+            panic!("Nuxt sessions");
+        };
+        assert_ne!(a["id"], b["id"]);
+        let id = a["id"].as_str().unwrap();
+        assert_eq!((id.len(), &id[14..15]), (36, "4"), "{id}");
+        assert_eq!(a["createdAt"], json!(NOW));
+        assert_eq!(
+            a["data"],
+            json!({
+                "user": {"id": 7, "primary_email": "a@b.co"},
+                "loggedInAt": format_time_ms(NOW),
+                "sessionVersion": 1,
+            })
+        );
+    }
+}
