@@ -1,23 +1,34 @@
 //! Handler CPU per email-only update, in process, over the memory store: everything a request
-//! costs except the network (cookie verification, JSON, validation, the store, the refresh).
+//! costs except the network (cookie verification, JSON, validation, the store, the refresh),
+//! in both session formats; and what the Nuxt format's iron seal costs, whole and by primitive.
 
 use std::sync::Arc;
 
+use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, UserId};
+use neptun_users::iron::{self, IronPassword};
 use neptun_users::password::PasswordHash;
 use neptun_users::session::{unix_now, unix_now_ms};
 use neptun_users::store::{MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, handle};
 
-fn bench(c: &mut Criterion) {
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-1";
+
+/// The h3 session object a Nuxt login seals, as `tests/interop/bench-iron.mjs` seals it too.
+pub const NUXT_SESSION: &str = r#"{"id":"2f273744-b82b-4ea5-bde7-ea0ba7b31e5e","createdAt":1796154020615,"data":{"user":{"id":1,"primary_email":"bench@example.com"},"loggedInAt":"2026-12-01T10:00:00.000Z"}}"#;
+
+fn email_only_update(c: &mut Criterion, name: &str, format: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let config = Config::from_lookup(|name| {
-        (name == "SESSION_SECRET").then(|| "bench-secret-bench-secret-bench-secret-1".to_owned())
+    let config = Config::from_lookup(|variable| match variable {
+        "SESSION_FORMAT" => Some(format.to_owned()),
+        "SESSION_SECRET" | "NUXT_SESSION_PASSWORD" => Some(SECRET.to_owned()),
+        _ => None,
     })
     .unwrap();
     let store = Arc::new(MemoryStore::new());
@@ -54,7 +65,7 @@ fn bench(c: &mut Criterion) {
     };
     // Nothing is logged: the subscriber is not installed, as with RUST_LOG=off.
     let mut i = 0;
-    c.bench_function("handler/email_only_update", |b| {
+    c.bench_function(name, |b| {
         b.to_async(&runtime).iter(|| {
             i += 1;
             let request = request(i);
@@ -68,5 +79,60 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+fn handler(c: &mut Criterion) {
+    email_only_update(c, "handler/email_only_update", "signed");
+    email_only_update(c, "handler/email_only_update_nuxt", "nuxt");
+}
+
+/// One unseal and one seal of the same session object: what a Nuxt-mode request adds, and
+/// what `tests/interop/bench-iron.mjs` measures for iron-webcrypto.
+fn iron_pair(c: &mut Criterion) {
+    let password = IronPassword::new(SECRET).unwrap();
+    let passwords = std::slice::from_ref(&password);
+    let sealed = iron::seal(NUXT_SESSION.as_bytes(), &password, None);
+    c.bench_function("iron/unseal_then_seal", |b| {
+        b.iter(|| {
+            let opened = iron::unseal(&sealed, passwords, 0).unwrap();
+            iron::seal(&opened.plaintext, &password, Some(1_800_000_000_000))
+        })
+    });
+    // The primitives, as the seal uses them (RustCrypto, the same crates): a seal makes two
+    // key derivations, one AES-256-CBC encryption and one HMAC-SHA256; an unseal the same
+    // with a decryption.
+    let keyed = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
+    let salt = "5a".repeat(32);
+    c.bench_function("iron/key_derivation_pbkdf2_sha1_1_iteration", |b| {
+        b.iter(|| {
+            let mut key = [0u8; 32];
+            for (block, chunk) in key.chunks_mut(20).enumerate() {
+                let mut mac = keyed.clone();
+                mac.update(salt.as_bytes());
+                mac.update(&u32::try_from(block + 1).unwrap().to_be_bytes());
+                chunk.copy_from_slice(&mac.finalize().into_bytes()[..chunk.len()]);
+            }
+            key
+        })
+    });
+    let key = [7u8; 32];
+    let iv = [9u8; 16];
+    c.bench_function("iron/aes_256_cbc_encrypt_200_bytes", |b| {
+        b.iter(|| {
+            let mut buffer = [0u8; 208];
+            buffer[..200].copy_from_slice(&NUXT_SESSION.as_bytes()[..200]);
+            cbc::Encryptor::<aes::Aes256>::new(&key.into(), &iv.into())
+                .encrypt_padded_mut::<Pkcs7>(&mut buffer, 200)
+                .map(<[u8]>::len)
+                .unwrap()
+        })
+    });
+    c.bench_function("iron/hmac_sha256_of_the_seal", |b| {
+        b.iter(|| {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+            mac.update(sealed.as_bytes());
+            mac.finalize().into_bytes()
+        })
+    });
+}
+
+criterion_group!(benches, handler, iron_pair);
 criterion_main!(benches);
