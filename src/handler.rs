@@ -107,7 +107,7 @@ async fn respond(
     if request.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    let update = UserUpdate::from_json(request.body())?;
+    let update = UserUpdate::from_json(request.body(), &session.email)?;
     trace.fields = update.changed_fields();
     let mut check = session.check();
     let mut known_email = session.email.clone();

@@ -1263,3 +1263,88 @@ async fn nuxt_cookies_that_are_not_the_apps_sessions_get_401_and_write_nothing()
     }
     assert_eq!(app.stored(user.id).await.email.as_str(), "a@example.com");
 }
+
+// ---------------------------------------------------------------------------------------
+// The password blocklist.
+
+#[tokio::test]
+async fn common_passwords_and_ones_containing_the_address_get_400_and_near_misses_pass() {
+    let app = spawn_app().await;
+    let user = app.seed("ada.lovelace@example.com", "first-password").await;
+    let common =
+        json!({"code": "custom", "message": "Password is too common.", "path": ["password"]});
+    let address = json!({
+        "code": "custom",
+        "message": "Password must not contain your email address.",
+        "path": ["password"],
+    });
+    let refused = [
+        (
+            json!({"password": "Password"}),
+            json!([common]),
+            "the most common (not in lower case: the log scan would find the word)",
+        ),
+        (
+            json!({"password": "PASSWORD1"}),
+            json!([common]),
+            "upper case",
+        ),
+        (
+            json!({"password": "Iloveyou"}),
+            json!([common]),
+            "capitalised",
+        ),
+        (
+            json!({"password": "qwertyuiop"}),
+            json!([common]),
+            "a keyboard walk",
+        ),
+        (
+            json!({"password": "ada.lovelace@example.com"}),
+            json!([address]),
+            "the address itself",
+        ),
+        (
+            json!({"password": "xx-ADA.LOVELACE-xx"}),
+            json!([address]),
+            "the local part, any case",
+        ),
+        (
+            json!({"email": "charles@example.com", "password": "i-am-charles-now"}),
+            json!([address]),
+            "the new address's local part",
+        ),
+    ];
+    for (body, issues, why) in refused {
+        let response = app.patch(user.id, &user.cookie, &body.to_string()).await;
+        assert_eq!(
+            (response.status, response.json()),
+            (400, error_body(400, BAD_BODY, Some(issues))),
+            "{why}"
+        );
+    }
+    let stored = app.stored(user.id).await;
+    assert_eq!(
+        (stored.email.as_str(), stored.session_version),
+        ("ada.lovelace@example.com", 1),
+        "nothing was written"
+    );
+    let mut cookie = user.cookie.clone();
+    for (password, why) in [
+        (
+            "password-but-much-longer",
+            "a common word inside a longer one",
+        ),
+        ("lovelace-ada", "the parts of the local part, apart"),
+        ("example.com-is-my-domain", "the domain alone"),
+    ] {
+        let body = json!({ "password": password }).to_string();
+        let response = app.patch(user.id, &cookie, &body).await;
+        assert_eq!(
+            (response.status, response.text.as_str()),
+            (200, user_body(user.id, "ada.lovelace@example.com").as_str()),
+            "{why}"
+        );
+        cookie = response.session_cookie();
+    }
+}

@@ -97,6 +97,11 @@ impl Issue {
     pub fn custom(message: &str) -> Self {
         Self::new("custom", message.to_owned(), Vec::new())
     }
+
+    /// `custom`: a refinement of one field failed.
+    pub fn custom_at(message: &str, field: &'static str) -> Self {
+        Self::new("custom", message.to_owned(), vec![field])
+    }
 }
 
 /// zod's name for the type of a parsed JSON value.

@@ -1,6 +1,14 @@
-//! `NewPassword`: 8..=256 UTF-16 code units, no composition rules (NIST SP 800-63B).
+//! `NewPassword`: 8..=256 UTF-16 code units, no composition rules, and a blocklist (NIST SP
+//! 800-63B §3.1.1.2; ASVS 6.2.4, 6.2.11): not one of the 10,000 most common passwords (in any
+//! case), and not containing the account's address or that address's local part.
+//!
+//! The list is `common-passwords.txt` beside this file, compiled in: the first 10,000 lines
+//! of the list Django ships (Royce Williams' list, lower-cased), which `scripts/common-passwords`
+//! regenerates from Django's wheel on PyPI so anyone can check it.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::OnceLock;
 
 use super::{Issue, js_length};
 
@@ -44,6 +52,44 @@ impl NewPassword {
     }
 }
 
+/// The common-password list, one lower-cased password a line.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// The shortest local part a password may not contain: "al" or "jo" inside a password is no
+/// disclosure of the address.
+const MIN_LOCAL_PART: usize = 3;
+
+/// Whether `raw` is, in any case, one of the 10,000 most common passwords.
+pub fn is_common(raw: &str) -> bool {
+    static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let list = LIST.get_or_init(|| COMMON_PASSWORDS.lines().collect());
+    list.contains(raw.to_lowercase().as_str())
+}
+
+/// The blocklist's issues for `raw` as the password of an account whose addresses (old and
+/// new) are `emails`: too common, or containing an address or its local part (any case).
+pub fn blocklist_issues<'a>(raw: &str, emails: impl IntoIterator<Item = &'a str>) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    if is_common(raw) {
+        issues.push(Issue::custom_at("Password is too common.", "password"));
+    }
+    let lower = raw.to_lowercase();
+    let contains_address = emails.into_iter().filter(|e| !e.is_empty()).any(|email| {
+        let email = email.to_lowercase();
+        let local = email
+            .rsplit_once('@')
+            .map_or(email.as_str(), |(local, _)| local);
+        lower.contains(&email) || (local.chars().count() >= MIN_LOCAL_PART && lower.contains(local))
+    });
+    if contains_address {
+        issues.push(Issue::custom_at(
+            "Password must not contain your email address.",
+            "password",
+        ));
+    }
+    issues
+}
+
 impl fmt::Debug for NewPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NewPassword(<redacted>)")
@@ -72,6 +118,102 @@ mod tests {
         assert!(
             NewPassword::parse(&"x".repeat(257)).is_err(),
             "257 is too long"
+        );
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case_and_near_misses_pass() {
+        let cases = [
+            ("password", true, "the most famous"),
+            ("PassWord", true, "in another case"),
+            ("12345678", true, "digits"),
+            ("QWERTYUIOP", true, "upper-cased keyboard walk"),
+            ("iloveyou", true, "a phrase"),
+            ("baseball", true, "a word from the list"),
+            (
+                "password-but-longer",
+                false,
+                "a common one inside a longer one",
+            ),
+            ("correct horse battery staple", false, "a passphrase"),
+            ("p4ssw0rd!x", false, "not on the list"),
+        ];
+        for (raw, common, why) in cases {
+            assert_eq!(is_common(raw), common, "{why}: {raw}");
+        }
+        assert_eq!(COMMON_PASSWORDS.lines().count(), 10_000);
+    }
+
+    #[test]
+    fn passwords_containing_the_address_or_its_local_part_are_refused() {
+        let too_common = "Password is too common.";
+        let contains = "Password must not contain your email address.";
+        let cases: [(&str, &[&str], &[&str], &str); 8] = [
+            (
+                "ada.lovelace@example.com!",
+                &["ada.lovelace@example.com"],
+                &[contains],
+                "the address",
+            ),
+            (
+                "my-ADA.LOVELACE-pw",
+                &["Ada.Lovelace@example.com"],
+                &[contains],
+                "the local part, any case",
+            ),
+            (
+                "xx-newname-xx",
+                &["old@example.com", "newname@example.com"],
+                &[contains],
+                "the new address's local part",
+            ),
+            (
+                "bob-the-builder",
+                &["bob@example.com"],
+                &[contains],
+                "a local part of 3 characters",
+            ),
+            (
+                "albatross-wings",
+                &["al@example.com"],
+                &[],
+                "a local part of 2 is no disclosure",
+            ),
+            (
+                "unrelated-secret",
+                &["ada@example.com", ""],
+                &[],
+                "unrelated",
+            ),
+            (
+                "password",
+                &["password@example.com"],
+                &[too_common, contains],
+                "both, in that order",
+            ),
+            (
+                "example.com-rocks",
+                &["ada@example.com"],
+                &[],
+                "the domain alone is allowed",
+            ),
+        ];
+        for (raw, emails, expected, why) in cases {
+            let messages: Vec<String> = blocklist_issues(raw, emails.iter().copied())
+                .iter()
+                .map(|issue| {
+                    serde_json::to_value(issue).unwrap()["message"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            assert_eq!(messages, expected, "{why}");
+        }
+        let issue = serde_json::to_value(&blocklist_issues("password", [])[0]).unwrap();
+        assert_eq!(
+            issue,
+            serde_json::json!({"code": "custom", "message": too_common, "path": ["password"]})
         );
     }
 

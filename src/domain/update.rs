@@ -24,18 +24,30 @@ pub struct UserUpdate {
 
 impl UserUpdate {
     /// Parses raw body bytes. Unknown keys are ignored; `null` is a type error, not absence.
-    pub fn from_json(body: &[u8]) -> Result<Self, BodyError> {
+    /// `current_email` is the account's address as the caller's session knows it: a new
+    /// password may contain neither it nor the new one.
+    pub fn from_json(body: &[u8], current_email: &str) -> Result<Self, BodyError> {
         let value: Value = serde_json::from_slice(body).map_err(|_| BodyError::Unparseable)?;
-        Self::from_value(&value).map_err(BodyError::Invalid)
+        Self::from_value(&value, current_email).map_err(BodyError::Invalid)
     }
 
-    fn from_value(value: &Value) -> Result<Self, Vec<Issue>> {
+    fn from_value(value: &Value, current_email: &str) -> Result<Self, Vec<Issue>> {
         let Value::Object(fields) = value else {
             return Err(vec![Issue::invalid_type("object", value, Vec::new())]);
         };
         let mut issues = Vec::new();
         let email = field(fields, "email", Email::parse, &mut issues);
         let password = field(fields, "password", NewPassword::parse, &mut issues);
+        // The blocklist judges passwords of an acceptable length only: a short one already has
+        // its issue, and "too common" on top of it says nothing new.
+        if let (Some(password), Some(Value::String(raw))) = (&password, fields.get("password")) {
+            debug_assert_eq!(password.expose(), raw);
+            let new_email = fields.get("email").and_then(Value::as_str);
+            issues.extend(super::password::blocklist_issues(
+                raw,
+                [Some(current_email), new_email].into_iter().flatten(),
+            ));
+        }
         if !fields.contains_key("email") && !fields.contains_key("password") {
             issues.push(Issue::custom(
                 "At least one of email or password is required.",
@@ -81,7 +93,7 @@ mod tests {
     use serde_json::json;
 
     fn issues_of(body: &str) -> Value {
-        match UserUpdate::from_json(body.as_bytes()) {
+        match UserUpdate::from_json(body.as_bytes(), "") {
             Err(BodyError::Invalid(issues)) => json!(issues),
             other => panic!("expected validation issues for {body}, got {other:?}"),
         }
@@ -99,7 +111,7 @@ mod tests {
         ];
         for body in cases {
             assert!(
-                matches!(UserUpdate::from_json(body), Err(BodyError::Unparseable)),
+                matches!(UserUpdate::from_json(body, ""), Err(BodyError::Unparseable)),
                 "{body:?} should be unparseable"
             );
         }
@@ -149,10 +161,10 @@ mod tests {
 
     #[test]
     fn accepts_either_field_and_ignores_unknown_keys() {
-        let update = UserUpdate::from_json(br#"{"email":"a@b.co","extra":[1]}"#).unwrap();
+        let update = UserUpdate::from_json(br#"{"email":"a@b.co","extra":[1]}"#, "").unwrap();
         assert_eq!(update.email.unwrap().as_str(), "a@b.co");
         assert!(update.password.is_none());
-        let update = UserUpdate::from_json(br#"{"password":"12345678"}"#).unwrap();
+        let update = UserUpdate::from_json(br#"{"password":"12345679x"}"#, "").unwrap();
         assert_eq!(update.changed_fields(), "password");
     }
 }
