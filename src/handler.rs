@@ -139,6 +139,7 @@ async fn respond(
             known_email,
             email: update.email,
             password_hash,
+            verified_hash: None,
             now_ms,
         })
         .await?;

@@ -42,6 +42,7 @@ fn patch(id: u64, version: u64, known: &str) -> UserPatch {
         known_email: known.to_owned(),
         email: None,
         password_hash: None,
+        verified_hash: None,
         now_ms: (NOW + 60) * 1000,
     }
 }
@@ -130,6 +131,90 @@ async fn a_session_without_a_version_is_judged_by_its_login_time(store: Arc<dyn 
     assert_eq!(
         (user.email.as_str(), user.session_version),
         ("b@example.com", 2)
+    );
+}
+
+const WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Wrong current passwords are counted in the record, per window; concurrent ones all count,
+/// and a write that verified the current password clears them.
+async fn failed_attempts_are_counted_per_window_and_cleared_by_a_verified_write(
+    store: Arc<dyn UserStore>,
+) {
+    let id = create(store.as_ref(), "a@example.com").await;
+    let user_id = UserId::new(id).unwrap();
+    let start = 1_800_000_000_000;
+    for expected in 1..=3 {
+        let count = store
+            .record_failed_attempt(user_id, start + expected, WINDOW_MS)
+            .await
+            .unwrap();
+        assert_eq!(count, u32::try_from(expected).unwrap());
+    }
+    let concurrent = futures::future::join_all(
+        (0..8).map(|i| store.record_failed_attempt(user_id, start + 10 + i, WINDOW_MS)),
+    )
+    .await;
+    let mut counts: Vec<u32> = concurrent.into_iter().map(Result::unwrap).collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (4..=11).collect::<Vec<_>>(),
+        "none lost, none twice"
+    );
+    let user = stored(store.as_ref(), id).await;
+    assert_eq!(
+        (user.failed_attempts, user.failed_window_start_ms),
+        (11, Some(start + 1))
+    );
+    assert_eq!(
+        user.locked_until(start + 20, 5, WINDOW_MS),
+        Some(start + 1 + WINDOW_MS)
+    );
+    assert_eq!(
+        user.locked_until(start + 1 + WINDOW_MS, 5, WINDOW_MS),
+        None,
+        "the window ended"
+    );
+
+    let next_window = store
+        .record_failed_attempt(user_id, start + 1 + WINDOW_MS, WINDOW_MS)
+        .await
+        .unwrap();
+    assert_eq!(next_window, 1, "a new window starts over");
+    assert_eq!(
+        stored(store.as_ref(), id).await.failed_window_start_ms,
+        Some(start + 1 + WINDOW_MS)
+    );
+
+    let verified = user.password_hash.clone();
+    let mut stale = patch(id, 1, "a@example.com");
+    stale.verified_hash = Some(hash("not-the-stored-one").await);
+    assert_eq!(
+        store.update_user(&stale).await.unwrap_err(),
+        StoreError::Revoked,
+        "the verified hash is no longer stored"
+    );
+    assert_eq!(
+        stored(store.as_ref(), id).await.failed_attempts,
+        1,
+        "nothing written"
+    );
+    let mut good = patch(id, 1, "a@example.com");
+    good.verified_hash = Some(verified);
+    store.update_user(&good).await.unwrap();
+    let user = stored(store.as_ref(), id).await;
+    assert_eq!(
+        (user.failed_attempts, user.failed_window_start_ms),
+        (0, None),
+        "cleared"
+    );
+    assert_eq!(
+        store
+            .record_failed_attempt(UserId::new(999).unwrap(), start, WINDOW_MS)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
     );
 }
 
@@ -416,6 +501,7 @@ conformance!(
     a_stale_session_email_is_looked_up_and_the_update_lands,
     a_session_without_a_version_is_judged_by_its_login_time,
     an_import_keeps_ids_and_hashes_and_never_overwrites,
+    failed_attempts_are_counted_per_window_and_cleared_by_a_verified_write,
 );
 
 // ---------------------------------------------------------------------------------------

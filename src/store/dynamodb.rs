@@ -4,7 +4,7 @@
 //!
 //! | item | `pk` | attributes |
 //! | --- | --- | --- |
-//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms` (Unix milliseconds) |
+//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms`, `failed_attempts`, `failed_window_start_ms` (Unix milliseconds) |
 //! | email claim | `EMAIL#<lower-cased address>` | `user_id` |
 //! | id counter | `COUNTER#users` | `last_id` |
 //!
@@ -558,6 +558,78 @@ impl UserStore for DynamoStore {
         )))
     }
 
+    async fn record_failed_attempt(
+        &self,
+        id: UserId,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let floor = now_ms.saturating_sub(window_ms);
+        // Mostly one call: count into the open window. Only when it has closed does a second
+        // call start a new one; either can lose a race to the other kind, hence the loop.
+        for _ in 0..4 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY_ATTRIBUTE, s(&user_key(id)))
+                .update_expression(
+                    "SET failed_attempts = if_not_exists(failed_attempts, :zero) + :one, failed_window_start_ms = if_not_exists(failed_window_start_ms, :now)",
+                )
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(failed_window_start_ms) OR failed_window_start_ms > :floor)",
+                )
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":floor", n(floor))
+                .return_values(ReturnValue::UpdatedNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match counted {
+                Ok(output) => return attempts_from(output.attributes()),
+                Err(SdkError::ServiceError(service)) => match service.into_err() {
+                    UpdateItemError::ConditionalCheckFailedException(failure)
+                        if failure.item().is_none_or(HashMap::is_empty) =>
+                    {
+                        return Err(StoreError::NotFound);
+                    }
+                    UpdateItemError::ConditionalCheckFailedException(_) => {}
+                    other => return Err(service_failure("UpdateItem", other.code())),
+                },
+                Err(error) => return Err(sdk_failure("UpdateItem", &error)),
+            }
+            let restarted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY_ATTRIBUTE, s(&user_key(id)))
+                .update_expression("SET failed_attempts = :one, failed_window_start_ms = :now")
+                .condition_expression("attribute_exists(pk) AND failed_window_start_ms <= :floor")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":floor", n(floor))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            match restarted {
+                Ok(output) => return attempts_from(output.attributes()),
+                Err(SdkError::ServiceError(service))
+                    if matches!(
+                        service.err(),
+                        UpdateItemError::ConditionalCheckFailedException(_)
+                    ) => {}
+                Err(error) => return Err(sdk_failure("UpdateItem", &error)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "failed attempts: the window kept changing".into(),
+        ))
+    }
+
     async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError> {
         let output = self
             .client
@@ -589,6 +661,7 @@ impl UserStore for DynamoStore {
 /// (DynamoDB refuses unused values).
 struct UserUpdateExpression {
     sets: Vec<&'static str>,
+    removes: Vec<&'static str>,
     conditions: Vec<&'static str>,
     values: HashMap<String, AttributeValue>,
 }
@@ -597,6 +670,7 @@ impl UserUpdateExpression {
     fn new(patch: &UserPatch, known_lower: String) -> Self {
         let mut this = Self {
             sets: vec!["updated_at = :now"],
+            removes: Vec::new(),
             conditions: vec!["attribute_exists(pk)"],
             values: HashMap::from([(":now".to_owned(), n(patch.now_ms.div_euclid(1000)))]),
         };
@@ -631,11 +705,22 @@ impl UserUpdateExpression {
             this.values.insert(":now_ms".into(), n(patch.now_ms));
             this.values.insert(":one".into(), n(1));
         }
+        if let Some(verified) = &patch.verified_hash {
+            this.conditions.push("password_hash = :verified");
+            this.values.insert(":verified".into(), s(verified.as_str()));
+            this.removes
+                .extend(["failed_attempts", "failed_window_start_ms"]);
+        }
         this
     }
 
     fn expression(&self) -> String {
-        format!("SET {}", self.sets.join(", "))
+        let mut expression = format!("SET {}", self.sets.join(", "));
+        if !self.removes.is_empty() {
+            expression.push_str(" REMOVE ");
+            expression.push_str(&self.removes.join(", "));
+        }
+        expression
     }
 
     fn condition(&self) -> String {
@@ -679,7 +764,11 @@ fn refusal_from_user(
             number::<i64>(item, "password_changed_at_ms").is_none_or(|changed| changed <= login_ms)
         }
     };
-    if !valid {
+    let verified_still_stored = patch
+        .verified_hash
+        .as_ref()
+        .is_none_or(|verified| string(item, "password_hash") == Some(verified.as_str()));
+    if !valid || !verified_still_stored {
         return Refusal::Store(StoreError::Revoked);
     }
     match string(item, "email") {
@@ -705,6 +794,10 @@ fn user_item(user: &StoredUser) -> HashMap<String, AttributeValue> {
     if let Some(at) = user.password_changed_at_ms {
         item.insert("password_changed_at_ms".to_owned(), n(at));
     }
+    if let Some(start) = user.failed_window_start_ms {
+        item.insert("failed_attempts".to_owned(), n(user.failed_attempts));
+        item.insert("failed_window_start_ms".to_owned(), n(start));
+    }
     item
 }
 
@@ -717,6 +810,8 @@ fn user_from(id: UserId, item: &HashMap<String, AttributeValue>) -> Option<Store
         created_at: number(item, "created_at")?,
         updated_at: number(item, "updated_at")?,
         password_changed_at_ms: number(item, "password_changed_at_ms"),
+        failed_attempts: number(item, "failed_attempts").unwrap_or(0),
+        failed_window_start_ms: number(item, "failed_window_start_ms"),
     })
 }
 
@@ -725,6 +820,11 @@ fn updated_from(item: &HashMap<String, AttributeValue>) -> Option<Updated> {
         email: Email::from_stored(string(item, "email")?.to_owned()),
         session_version: Some(number(item, "session_version")?),
     })
+}
+
+fn attempts_from(item: Option<&HashMap<String, AttributeValue>>) -> Result<u32, StoreError> {
+    item.and_then(|item| number(item, "failed_attempts"))
+        .ok_or_else(|| StoreError::Unavailable("UpdateItem returned no count".into()))
 }
 
 /// `USER#<id>`.

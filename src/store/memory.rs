@@ -64,7 +64,12 @@ impl UserStore for MemoryStore {
         let mut guard = self.lock();
         let state = &mut *guard;
         let user = state.users.get_mut(&patch.id).ok_or(StoreError::NotFound)?;
-        if !user.accepts(patch.session) {
+        if !user.accepts(patch.session)
+            || patch
+                .verified_hash
+                .as_ref()
+                .is_some_and(|verified| *verified != user.password_hash)
+        {
             return Err(StoreError::Revoked);
         }
         if let Some(email) = &patch.email {
@@ -83,6 +88,10 @@ impl UserStore for MemoryStore {
             user.password_hash = hash.clone();
             user.session_version = user.session_version.saturating_add(1);
             user.password_changed_at_ms = Some(patch.now_ms);
+        }
+        if patch.verified_hash.is_some() {
+            user.failed_attempts = 0;
+            user.failed_window_start_ms = None;
         }
         user.updated_at = patch.now_ms.div_euclid(1000);
         Ok(Updated {
@@ -111,6 +120,26 @@ impl UserStore for MemoryStore {
         state.users.insert(user.id, user.clone());
         state.last_id = state.last_id.max(user.id.get());
         Ok(Imported::Created)
+    }
+
+    async fn record_failed_attempt(
+        &self,
+        id: UserId,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let mut state = self.lock();
+        let user = state.users.get_mut(&id).ok_or(StoreError::NotFound)?;
+        match user.failed_window_start_ms {
+            Some(start) if now_ms < start.saturating_add(window_ms) => {
+                user.failed_attempts = user.failed_attempts.saturating_add(1);
+            }
+            _ => {
+                user.failed_attempts = 1;
+                user.failed_window_start_ms = Some(now_ms);
+            }
+        }
+        Ok(user.failed_attempts)
     }
 
     async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError> {

@@ -55,6 +55,11 @@ pub struct StoredUser {
     /// Unix milliseconds of the last password change, if any: a session without a
     /// version is valid only if it logged in at or after this.
     pub password_changed_at_ms: Option<i64>,
+    /// Wrong `current_password` attempts counted in the window that began at
+    /// [`StoredUser::failed_window_start_ms`]; a verified one clears both.
+    pub failed_attempts: u32,
+    /// Unix milliseconds of the first wrong attempt of the current window, if any.
+    pub failed_window_start_ms: Option<i64>,
 }
 
 impl StoredUser {
@@ -68,7 +73,16 @@ impl StoredUser {
             created_at: now,
             updated_at: now,
             password_changed_at_ms: None,
+            failed_attempts: 0,
+            failed_window_start_ms: None,
         }
+    }
+
+    /// When the lock on `current_password` attempts ends (Unix milliseconds), if `limit`
+    /// wrong attempts within `window_ms` have locked them at `now_ms`.
+    pub fn locked_until(&self, now_ms: i64, limit: u32, window_ms: i64) -> Option<i64> {
+        let ends = self.failed_window_start_ms?.saturating_add(window_ms);
+        (self.failed_attempts >= limit && now_ms < ends).then_some(ends)
     }
 
     /// Whether a session that passes `check` is still valid for this record.
@@ -107,6 +121,9 @@ pub struct UserPatch {
     pub email: Option<Email>,
     /// The new password hash, if it changes. Increments the session version.
     pub password_hash: Option<PasswordHash>,
+    /// The stored hash a `current_password` was verified against: the write applies only if
+    /// it is still the stored one. A verified attempt also clears the failed-attempt count.
+    pub verified_hash: Option<PasswordHash>,
     /// The time (Unix milliseconds) written to `updated_at` (in seconds) and to
     /// `password_changed_at_ms`.
     pub now_ms: i64,
@@ -144,6 +161,16 @@ pub trait UserStore: Send + Sync {
     /// the id held by a different record is [`StoreError::IdTaken`]; the address held by
     /// another user is [`StoreError::EmailTaken`].
     async fn import_user(&self, user: &StoredUser) -> Result<Imported, StoreError>;
+
+    /// Counts one wrong `current_password` for `id` at `now_ms`: one more in the current
+    /// window, or the first of a new one when the window (`window_ms`) has passed. Atomic, so
+    /// concurrent wrong attempts all count. Returns the count now stored.
+    async fn record_failed_attempt(
+        &self,
+        id: UserId,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<u32, StoreError>;
 
     /// Moves the id counter to at least `id`, so [`UserStore::create_user`] never hands out
     /// an imported id.
