@@ -1348,3 +1348,58 @@ async fn common_passwords_and_ones_containing_the_address_get_400_and_near_misse
         cookie = response.session_cookie();
     }
 }
+
+#[tokio::test]
+async fn a_nuxt_login_over_a_revoked_session_works_though_it_carries_the_old_version() {
+    let app = spawn_app_with(nuxt_config()).await;
+    let user = app.seed("a@example.com", "old-password").await;
+    // The Nuxt app's login merges its data into the session it finds in the browser
+    // (`defu(data, session.data)`), so a login over a session this function refreshed keeps
+    // that session's `sessionVersion`.
+    let relogin = |version: u64, logged_in_at_ms: i64| {
+        let object = json!({
+            "id": "0e4c2a1b-7d1f-4f2e-8c3a-9b5d6e7f8a90",
+            "createdAt": logged_in_at_ms,
+            "data": {
+                "user": {"id": user.id, "primary_email": user.email},
+                "loggedInAt": neptun_users::session::nuxt::format_time_ms(logged_in_at_ms),
+                "sessionVersion": version,
+            },
+        });
+        let password = neptun_users::iron::IronPassword::new(NUXT_PASSWORD).unwrap();
+        format!(
+            "neptun-session={}",
+            neptun_users::iron::seal(object.to_string().as_bytes(), &password, None)
+        )
+    };
+    let before = unix_now_ms() - 60_000;
+    let changed = app
+        .patch(
+            user.id,
+            &relogin(1, before),
+            r#"{"password":"new-password-1"}"#,
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{changed:?}");
+
+    let stale = app
+        .patch(user.id, &relogin(1, before), r#"{"email":"b@example.com"}"#)
+        .await;
+    assert_eq!(
+        (stale.status, stale.json()),
+        (401, error_body(401, "Unauthorized", None)),
+        "the old version and a login from before the change"
+    );
+    let fresh = app
+        .patch(
+            user.id,
+            &relogin(1, unix_now_ms()),
+            r#"{"email":"b@example.com"}"#,
+        )
+        .await;
+    assert_eq!(
+        (fresh.status, fresh.text.as_str()),
+        (200, user_body(user.id, "b@example.com").as_str()),
+        "the old version, but a login after the change"
+    );
+}

@@ -76,11 +76,16 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// The condition the store checks for this session: an equal version when it carries
-    /// one, else a login no earlier than the last password change.
+    /// one, else a login no earlier than the last password change. A Nuxt session passes with
+    /// either: the app's login keeps an old session's data (its version too) when it signs
+    /// the same browser in again, and that login is as fresh as its time says.
     pub fn check(&self) -> SessionCheck {
-        match self.version {
-            Some(version) => SessionCheck::Version(version),
-            None => SessionCheck::LoggedInAt(self.login_at_ms),
+        match (self.version, &self.carried) {
+            (Some(version), Carried::Signed) => SessionCheck::Version(version),
+            (Some(version), Carried::Nuxt(_)) => {
+                SessionCheck::VersionOrLoggedInAt(version, self.login_at_ms)
+            }
+            (None, _) => SessionCheck::LoggedInAt(self.login_at_ms),
         }
     }
 }

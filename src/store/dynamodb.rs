@@ -375,7 +375,9 @@ impl DynamoStore {
                             SessionCheck::Version(version) => Some(
                                 version.saturating_add(u64::from(patch.password_hash.is_some())),
                             ),
-                            SessionCheck::LoggedInAt(_) => None,
+                            SessionCheck::LoggedInAt(_) | SessionCheck::VersionOrLoggedInAt(..) => {
+                                None
+                            }
                         },
                     }),
                     // A retry of an attempt that is still committing: the SDK's idempotency
@@ -685,6 +687,13 @@ impl UserUpdateExpression {
                 );
                 this.values.insert(":login".into(), n(login_ms));
             }
+            SessionCheck::VersionOrLoggedInAt(version, login_ms) => {
+                this.conditions.push(
+                    "(session_version = :version OR attribute_not_exists(password_changed_at_ms) OR password_changed_at_ms <= :login)",
+                );
+                this.values.insert(":version".into(), n(version));
+                this.values.insert(":login".into(), n(login_ms));
+            }
         }
         if let Some(email) = &patch.email {
             this.sets
@@ -745,7 +754,7 @@ fn refusal_from_user(
     // it bumped) proves an earlier attempt of this same call wrote it.
     let bumped = match patch.session {
         SessionCheck::Version(version) => number(item, "session_version") == version.checked_add(1),
-        SessionCheck::LoggedInAt(_) => true,
+        SessionCheck::LoggedInAt(_) | SessionCheck::VersionOrLoggedInAt(..) => true,
     };
     if let Some(hash) = &patch.password_hash
         && string(item, "password_hash") == Some(hash.as_str())
@@ -758,12 +767,7 @@ fn refusal_from_user(
     {
         return Refusal::Landed(updated);
     }
-    let valid = match patch.session {
-        SessionCheck::Version(version) => number(item, "session_version") == Some(version),
-        SessionCheck::LoggedInAt(login_ms) => {
-            number::<i64>(item, "password_changed_at_ms").is_none_or(|changed| changed <= login_ms)
-        }
-    };
+    let valid = user_from(patch.id, item).is_some_and(|user| user.accepts(patch.session));
     let verified_still_stored = patch
         .verified_hash
         .as_ref()

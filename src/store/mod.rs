@@ -92,6 +92,10 @@ impl StoredUser {
             SessionCheck::LoggedInAt(login_ms) => self
                 .password_changed_at_ms
                 .is_none_or(|changed| changed <= login_ms),
+            SessionCheck::VersionOrLoggedInAt(version, login_ms) => {
+                self.accepts(SessionCheck::Version(version))
+                    || self.accepts(SessionCheck::LoggedInAt(login_ms))
+            }
         }
     }
 }
@@ -105,6 +109,10 @@ pub enum SessionCheck {
     /// The session carries no version (a fresh Nuxt login; Unix milliseconds): valid only if
     /// it logged in at or after the last password change.
     LoggedInAt(i64),
+    /// A Nuxt session that carries a version: valid if the version is the stored one, or if
+    /// it logged in at or after the last password change. The Nuxt app's login merges its
+    /// new data into the old session's, so a fresh login can carry an old version along.
+    VersionOrLoggedInAt(u64, i64),
 }
 
 /// One update with its preconditions.
