@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -54,7 +55,7 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
     panic!("serve exited before listening: {:?}", served.lines);
 }
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(args).env_remove("SESSION_SECRET");
     for (name, value) in env {
@@ -225,6 +226,33 @@ fn bad_arguments_print_the_usage_and_exit_2() {
     let (code, stdout, _) = run(&["--help"], &[]);
     assert_eq!(code, 0);
     assert!(stdout.contains("session mint"));
+}
+
+#[test]
+fn arguments_that_are_not_utf8_print_the_usage_and_exit_2() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let cases: [(&[&[u8]], &str); 3] = [
+        (
+            &[b"session", b"mint", b"--email", b"\xff", b"--user-id", b"1"],
+            "error: the value of --email (argument 4) is not valid UTF-8",
+        ),
+        (
+            &[b"serve", b"--addr=127.0.0.1:\xff"],
+            "error: the value of --addr (argument 2) is not valid UTF-8",
+        ),
+        (&[b"\xc3\x28"], "error: argument 1 is not valid UTF-8"),
+    ];
+    for (words, expected) in cases {
+        let args: Vec<&OsStr> = words.iter().map(|w| OsStr::from_bytes(w)).collect();
+        let (code, stdout, stderr) = run(&args, &[("SESSION_SECRET", SECRET)]);
+        assert_eq!(code, 2, "{words:?}: {stderr}");
+        assert!(stdout.is_empty(), "{words:?}: {stdout}");
+        assert!(
+            stderr.starts_with(expected) && stderr.contains("usage:"),
+            "{words:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{words:?}: {stderr}");
+    }
 }
 
 #[test]
