@@ -93,16 +93,70 @@ impl Config {
             Some("false") | Some("0") => false,
             Some(_) => return Err(ConfigError("COOKIE_SECURE must be true or false".into())),
         };
+        let allowed_origins = list(lookup("ALLOWED_ORIGINS"));
+        if !allowed_origins.iter().all(|entry| is_origin(entry)) {
+            return Err(ConfigError(
+                "ALLOWED_ORIGINS has an entry that is not an origin: each must be http(s)://host[:port], with no path, query or user name".into(),
+            ));
+        }
         Ok(Self {
             session_secret,
             previous_secrets,
             session_ttl_seconds,
             session_max_age_seconds,
             users_table,
-            allowed_origins: list(lookup("ALLOWED_ORIGINS")),
+            allowed_origins,
             cookie_secure,
         })
     }
+}
+
+/// `http(s)://host[:port]` and nothing more: no path (not even `/`), query, fragment or user
+/// name. `null` (what a sandboxed page sends) is not an origin and never allowed.
+fn is_origin(entry: &str) -> bool {
+    let Some((scheme, authority)) = entry.split_once("://") else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return false;
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        Some(bracketed) => {
+            let Some((address, rest)) = bracketed.split_once(']') else {
+                return false;
+            };
+            if address.is_empty() || !address.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+                return false;
+            }
+            match rest {
+                "" => (address, None),
+                _ => match rest.strip_prefix(':') {
+                    Some(port) => (address, Some(port)),
+                    None => return false,
+                },
+            }
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let label =
+                |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !host.split('.').all(label) {
+                return false;
+            }
+            (host, port)
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    !host.is_empty() && port_ok
 }
 
 fn check_secret(name: &str, secret: &[u8]) -> Result<(), ConfigError> {
@@ -203,6 +257,50 @@ mod tests {
                 !error.0.contains("short\""),
                 "the message never echoes a value"
             );
+        }
+    }
+
+    #[test]
+    fn allowed_origins_entries_must_be_origins() {
+        let refused = [
+            ("null", "the opaque origin"),
+            ("app.example.com", "no scheme"),
+            ("ftp://app.example.com", "not http or https"),
+            ("https://app.example.com/", "a path, even /"),
+            ("https://app.example.com/app", "a path"),
+            ("https://app.example.com?x=1", "a query"),
+            ("https://app.example.com#top", "a fragment"),
+            ("https://user@app.example.com", "a user name"),
+            ("https://", "no host"),
+            ("https://app.example.com:", "an empty port"),
+            (
+                "https://app.example.com:https",
+                "a port that is not a number",
+            ),
+            ("https://app.example.com:70000", "a port past 65535"),
+            ("https://app..example.com", "an empty label"),
+            ("https://[::1", "an unclosed IPv6 literal"),
+            ("*", "a wildcard"),
+        ];
+        for (entry, why) in refused {
+            let listed = format!("https://ok.example.com,{entry}");
+            let error = config(&[("SESSION_SECRET", SECRET), ("ALLOWED_ORIGINS", &listed)])
+                .err()
+                .unwrap_or_else(|| panic!("{why}: {entry} was accepted"));
+            assert!(error.0.starts_with("ALLOWED_ORIGINS "), "{why}: {error}");
+            assert!(!error.0.contains(entry), "{why}: the value is not echoed");
+            assert!(!error.0.contains('\n'), "{why}: one line");
+        }
+        let accepted = [
+            "https://app.example.com",
+            "HTTPS://App.Example.com:8443",
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000",
+        ];
+        for entry in accepted {
+            let config = config(&[("SESSION_SECRET", SECRET), ("ALLOWED_ORIGINS", entry)]);
+            assert!(config.is_ok(), "{entry}: {:?}", config.err());
         }
     }
 

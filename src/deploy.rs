@@ -39,6 +39,11 @@ impl Starting {
 /// doors run one); on a current-thread runtime the build simply runs first.
 pub async fn init(scheme: Scheme) -> Result<Starting, String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
+    if !config.cookie_secure {
+        return Err(
+            "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
+        );
+    }
     let sdk_config = checked_sdk_config().await.map_err(|e| match e {
         StoreError::Unavailable(reason) => reason,
         other => format!("{other:?}"),

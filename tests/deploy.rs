@@ -331,18 +331,38 @@ async fn the_vercel_binary_serves_both_url_forms() {
 fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
-    let cases: [(&str, Env, &str); 3] = [
-        (
-            "no secret",
-            vec![("AWS_REGION", "us-east-1")],
-            "SESSION_SECRET is not set",
-        ),
+    let region = ("AWS_REGION", "us-east-1");
+    let cases: [(&str, Env, &str); 6] = [
+        ("no secret", vec![region], "SESSION_SECRET is not set"),
         (
             "short secret",
-            vec![("AWS_REGION", "us-east-1"), ("SESSION_SECRET", "short")],
+            vec![region, ("SESSION_SECRET", "short")],
             "SESSION_SECRET is too short",
         ),
         ("no region", vec![good_secret], "no AWS region"),
+        (
+            "an allowed origin with a path",
+            vec![
+                region,
+                good_secret,
+                ("ALLOWED_ORIGINS", "https://app.example.com/short\""),
+            ],
+            "ALLOWED_ORIGINS",
+        ),
+        (
+            "an allowed origin that is null",
+            vec![
+                region,
+                good_secret,
+                ("ALLOWED_ORIGINS", "https://app.example.com,null"),
+            ],
+            "ALLOWED_ORIGINS",
+        ),
+        (
+            "cookies without Secure",
+            vec![region, good_secret, ("COOKIE_SECURE", "false")],
+            "COOKIE_SECURE",
+        ),
     ];
     for binary in [LAMBDA, VERCEL] {
         for (why, env, expected) in &cases {
