@@ -13,7 +13,9 @@ use neptun_users::store::{MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, handle};
 
 fn bench(c: &mut Criterion) {
+    // The handler's request deadline needs the runtime's timer, as on every door.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let config = Config::with_secret(b"bench-secret-bench-secret-bench-secret-1".to_vec(), |_| {

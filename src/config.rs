@@ -1,12 +1,15 @@
 //! `Config`: everything the function reads from the environment, read once at cold start.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The shortest secret accepted: HMAC-SHA256 key material needs at least 32 bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 const DEFAULT_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
 const DEFAULT_TABLE: &str = "neptun-users";
+/// Below the platforms' 10 s function limits, so the function answers before it is cut off.
+const DEFAULT_REQUEST_DEADLINE_MS: u64 = 8_000;
 
 /// The function's settings. See the README's configuration table.
 #[derive(Clone)]
@@ -25,6 +28,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Whether the session cookie carries `Secure`.
     pub cookie_secure: bool,
+    /// The most one request may take, store retries included (`REQUEST_DEADLINE_MS`).
+    pub request_deadline: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -37,6 +42,7 @@ impl fmt::Debug for Config {
             .field("users_table", &self.users_table)
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_secure", &self.cookie_secure)
+            .field("request_deadline", &self.request_deadline)
             .finish()
     }
 }
@@ -99,6 +105,12 @@ impl Config {
                 "ALLOWED_ORIGINS has an entry that is not an origin: each must be http(s)://host[:port], with no path, query or user name".into(),
             ));
         }
+        let request_deadline = Duration::from_millis(positive(
+            &lookup,
+            "REQUEST_DEADLINE_MS",
+            DEFAULT_REQUEST_DEADLINE_MS,
+            "a positive number of milliseconds",
+        )?);
         Ok(Self {
             session_secret,
             previous_secrets,
@@ -107,6 +119,7 @@ impl Config {
             users_table,
             allowed_origins,
             cookie_secure,
+            request_deadline,
         })
     }
 }
@@ -189,6 +202,22 @@ fn seconds(
             _ => Err(ConfigError(format!(
                 "{name} must be a positive number of seconds"
             ))),
+        },
+    }
+}
+
+/// A positive whole number from `name`, else `default`; `what` says what it must be.
+fn positive(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    what: &str,
+) -> Result<u64, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError(format!("{name} must be {what}"))),
         },
     }
 }
@@ -301,6 +330,35 @@ mod tests {
         for entry in accepted {
             let config = config(&[("SESSION_SECRET", SECRET), ("ALLOWED_ORIGINS", entry)]);
             assert!(config.is_ok(), "{entry}: {:?}", config.err());
+        }
+    }
+
+    #[test]
+    fn the_request_deadline_is_8_seconds_unless_set_to_a_positive_number_of_milliseconds() {
+        let deadline = |vars: &[(&str, &str)]| {
+            let mut vars = vars.to_vec();
+            vars.push(("SESSION_SECRET", SECRET));
+            config(&vars).map(|c| c.request_deadline)
+        };
+        assert_eq!(deadline(&[]), Ok(Duration::from_secs(8)));
+        assert_eq!(
+            deadline(&[("REQUEST_DEADLINE_MS", " 2500 ")]),
+            Ok(Duration::from_millis(2500))
+        );
+        let refused = [
+            ("0", "zero"),
+            ("-1", "negative"),
+            ("8s", "a unit"),
+            ("1.5", "a fraction"),
+            ("", "empty"),
+            ("99999999999999999999999", "past u64"),
+        ];
+        for (value, why) in refused {
+            let error = deadline(&[("REQUEST_DEADLINE_MS", value)]).unwrap_err();
+            assert_eq!(
+                error.0, "REQUEST_DEADLINE_MS must be a positive number of milliseconds",
+                "{why}"
+            );
         }
     }
 

@@ -34,6 +34,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The store failed or something else went wrong; details go to the log only.
     Internal,
+    /// The request's deadline (`REQUEST_DEADLINE_MS`) passed; answered as [`ApiError::Internal`].
+    DeadlineExceeded,
     /// The path is not `/api/users/{user_id}` (the local server serves only this route).
     NoRoute,
 }
@@ -52,7 +54,7 @@ impl ApiError {
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal | Self::DeadlineExceeded => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -70,7 +72,7 @@ impl ApiError {
             Self::EmailTaken => "Email already in use.",
             Self::PayloadTooLarge => "Request body must be at most 16384 bytes.",
             Self::UnsupportedMediaType => "Content-Type must be application/json.",
-            Self::Internal => "Internal server error.",
+            Self::Internal | Self::DeadlineExceeded => "Internal server error.",
             Self::NoRoute => "No route matches this path; use /api/users/{user_id}.",
         }
     }
@@ -104,6 +106,7 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal => "internal",
+            Self::DeadlineExceeded => "deadline_exceeded",
             Self::NoRoute => "no_route",
         }
     }

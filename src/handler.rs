@@ -41,12 +41,27 @@ struct Trace {
     fields: &'static str,
 }
 
-/// Handles one request and logs one line about it.
+/// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
+/// enabled (every door's is): the request deadline is a Tokio timeout.
 pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
     let started = Instant::now();
     let mut trace = Trace::default();
     let cors_origin = allowed_origin(ctx, request.headers());
-    let outcome = respond(ctx, &request, cors_origin.is_some(), &mut trace).await;
+    // One deadline over the whole request, hashing and store retries included. Dropping the
+    // store's future when it passes cannot leave a half-applied update: every update is one
+    // store call (DynamoDB applies one UpdateItem or TransactWriteItems whole or not at all,
+    // and the memory store applies it under its lock without awaiting), so the write has
+    // either landed whole or not at all. A landed write whose answer was lost is one the
+    // next request's conditions see.
+    let outcome = tokio::time::timeout(
+        ctx.config.request_deadline,
+        respond(ctx, &request, cors_origin.is_some(), &mut trace),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        tracing::error!("request deadline passed");
+        Err(ApiError::DeadlineExceeded)
+    });
     let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
     let mut response = match outcome {
         Ok(Success::Preflight) => preflight_response(),

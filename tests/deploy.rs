@@ -332,7 +332,7 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let region = ("AWS_REGION", "us-east-1");
-    let cases: [(&str, Env, &str); 6] = [
+    let cases: [(&str, Env, &str); 7] = [
         ("no secret", vec![region], "SESSION_SECRET is not set"),
         (
             "short secret",
@@ -357,6 +357,11 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
                 ("ALLOWED_ORIGINS", "https://app.example.com,null"),
             ],
             "ALLOWED_ORIGINS",
+        ),
+        (
+            "a deadline of zero",
+            vec![region, good_secret, ("REQUEST_DEADLINE_MS", "0")],
+            "REQUEST_DEADLINE_MS",
         ),
         (
             "cookies without Secure",

@@ -9,6 +9,7 @@
 pub mod dynamo;
 pub mod openapi;
 pub mod runtime_api;
+pub mod slow_dynamo;
 
 use std::collections::HashMap;
 use std::sync::Arc;
