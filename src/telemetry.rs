@@ -3,12 +3,16 @@
 //! `RUST_LOG` takes `level` and `target=level` directives, comma-separated
 //! (`info,neptun_users=debug`). Span and field filters are not supported: the full
 //! `EnvFilter` would bring a regex engine into every binary for a feature nobody here uses.
-//! Whatever `RUST_LOG` says, the AWS SDK never logs at `trace`: there it prints whole
-//! requests, password hashes included.
+//! Whatever `RUST_LOG` says, no dependency logs at `trace`: there `lambda_runtime` prints
+//! every raw event it receives (the plaintext password and the session cookie) and the AWS
+//! SDK whole requests (password hashes included). Run at `trace`, the three doors showed no
+//! other dependency logging request data (hyper_util's DynamoDB client logs connection-pool
+//! events; hyper, lambda_http and vercel_runtime log nothing through `tracing`), but an
+//! upgrade could add such output unannounced, so `trace` is this crate's own.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -46,15 +50,20 @@ pub fn init(json: bool) {
         .with(human)
         .with(machine)
         .with(filter)
-        .with(tracing_subscriber::filter::filter_fn(|meta| {
-            !is_sdk_trace(*meta.level(), meta.target())
-        }))
+        .with(without_dependency_trace())
         .try_init();
 }
 
-/// Whether this is a `trace` event or span of the AWS SDK (`aws_smithy_*`, `aws_sdk_*`, …).
-fn is_sdk_trace(level: tracing::Level, target: &str) -> bool {
-    level == tracing::Level::TRACE && target.starts_with("aws_")
+/// The filter every subscriber of this crate carries, whatever the level filter allows: no
+/// `trace` events or spans from dependencies (see the module's documentation).
+pub fn without_dependency_trace() -> FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
+    FilterFn::new(|meta| !is_dependency_trace(*meta.level(), meta.target()))
+}
+
+/// Whether this is a `trace` event or span of another crate than this one.
+fn is_dependency_trace(level: tracing::Level, target: &str) -> bool {
+    let ours = target == "neptun_users" || target.starts_with("neptun_users::");
+    level == tracing::Level::TRACE && !ours
 }
 
 #[cfg(test)]
@@ -63,7 +72,7 @@ mod tests {
     use tracing::Level;
 
     #[test]
-    fn sdk_trace_output_is_never_enabled() {
+    fn dependencies_never_log_at_trace() {
         let cases = [
             (
                 Level::TRACE,
@@ -71,15 +80,28 @@ mod tests {
                 true,
             ),
             (Level::TRACE, "aws_sdk_dynamodb::operation", true),
+            (Level::TRACE, "lambda_runtime::layers::api_response", true),
+            (Level::TRACE, "lambda_runtime_api_client", true),
+            (Level::TRACE, "lambda_http", true),
+            (Level::TRACE, "hyper_util::client::legacy::pool", true),
+            (Level::TRACE, "hyper", true),
+            (Level::TRACE, "vercel_runtime", true),
+            (Level::TRACE, "neptun_users_fake::x", true),
             (
                 Level::DEBUG,
                 "aws_smithy_runtime::client::orchestrator",
                 false,
             ),
+            (Level::DEBUG, "lambda_runtime::runtime", false),
             (Level::TRACE, "neptun_users::handler", false),
+            (Level::TRACE, "neptun_users", false),
         ];
         for (level, target, blocked) in cases {
-            assert_eq!(is_sdk_trace(level, target), blocked, "{level} {target}");
+            assert_eq!(
+                is_dependency_trace(level, target),
+                blocked,
+                "{level} {target}"
+            );
         }
     }
 

@@ -97,7 +97,17 @@ fn function_url_event(id: &str, cookie: &str, body: &str) -> Value {
 }
 
 fn start_lambda(api: &RuntimeApi, env: &[(String, String)]) -> Running {
-    let mut command = Command::new(LAMBDA);
+    start_lambda_as(Command::new(LAMBDA), api, env, Stdio::null())
+}
+
+/// Runs `command` (the Lambda binary, or an emulator running another build of it) as Lambda
+/// would, with its stderr going to `stderr`.
+fn start_lambda_as(
+    mut command: Command,
+    api: &RuntimeApi,
+    env: &[(String, String)],
+    stderr: Stdio,
+) -> Running {
     command
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "neptun-users")
@@ -106,7 +116,7 @@ fn start_lambda(api: &RuntimeApi, env: &[(String, String)]) -> Running {
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -243,6 +253,11 @@ async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
 
 /// Starts the Vercel binary on a free port and waits until it accepts connections.
 async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
+    start_vercel_logging_to(env, Stdio::null()).await
+}
+
+/// [`start_vercel`], with the binary's stderr going to `stderr`.
+async fn start_vercel_logging_to(env: &[(String, String)], stderr: Stdio) -> (Running, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -252,7 +267,7 @@ async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
     command
         .env("VERCEL_DEV_PORT", port.to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -395,4 +410,159 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
             assert!(!stderr.contains("short\""), "no secret in the message");
         }
     }
+}
+
+/// A file in the temporary directory that a child process writes its stderr to (a pipe
+/// nobody reads would stall a child logging at `trace`); removed on drop.
+struct LogFile(std::path::PathBuf);
+
+impl LogFile {
+    fn new(name: &str) -> Self {
+        static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("neptun-{name}-{}-{n}.log", std::process::id()));
+        Self(path)
+    }
+
+    fn stdio(&self) -> Stdio {
+        Stdio::from(std::fs::File::create(&self.0).expect("create the log file"))
+    }
+
+    fn read(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.0).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Fails if `logs` hold any of `secrets` or an Argon2 hash; names the secret's start only.
+fn assert_no_secret_in(logs: &str, secrets: &[&str], why: &str) {
+    for secret in secrets.iter().chain(&["$argon2"]) {
+        assert!(
+            !logs.contains(secret),
+            "{why}: a secret was logged: {:.12}…",
+            secret
+        );
+    }
+}
+
+/// The filters that ask for everything, or for the runtime's own `trace` output.
+const TRACE_FILTERS: [&str; 2] = ["trace", "info,lambda_runtime=trace,lambda_http=trace"];
+
+#[tokio::test]
+async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
+    for filter in TRACE_FILTERS {
+        let Some((user, mut env, app)) = deployment().await else {
+            return;
+        };
+        env.retain(|(name, _)| name != "RUST_LOG");
+        env.push(("RUST_LOG".into(), filter.into()));
+        let log = LogFile::new("lambda");
+        let api = RuntimeApi::start().await;
+        let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+        let id = user.id.to_string();
+        let body = r#"{"password":"trace-password-1"}"#;
+
+        let changed = api.invoke(v2_event(&id, &user.cookie, body)).await.unwrap();
+        let refused = api
+            .invoke(v1_event(
+                &id,
+                &user.cookie,
+                r#"{"password":"trace-password-2"}"#,
+            ))
+            .await
+            .unwrap();
+        drop(lambda);
+
+        assert_eq!(
+            (&changed["statusCode"], &refused["statusCode"]),
+            (&json!(200), &json!(401)),
+            "{filter}"
+        );
+        let logs = log.read();
+        assert!(
+            logs.contains(r#""outcome":"ok""#),
+            "{filter}: the request line was logged: {logs:.2000}"
+        );
+        let refreshed = lambda_set_cookie(&changed);
+        let stored = app.stored(user.id).await;
+        assert_no_secret_in(
+            &logs,
+            &[
+                "old-password",
+                "trace-password-1",
+                "trace-password-2",
+                SECRET,
+                user.cookie.trim_start_matches("neptun-session="),
+                refreshed
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim_start_matches("neptun-session="),
+                stored.password_hash.as_str(),
+            ],
+            filter,
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_vercel_binary_logs_no_password_cookie_or_secret_even_at_trace() {
+    let Some((user, mut env, app)) = deployment().await else {
+        return;
+    };
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "trace".into()));
+    let log = LogFile::new("vercel");
+    let (vercel, url) = start_vercel_logging_to(&env, log.stdio()).await;
+    let client = reqwest::Client::new();
+    let patch = |cookie: &str, body: &'static str| {
+        client
+            .patch(format!("{url}/api/users/{}", user.id))
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let changed = patch(&user.cookie, r#"{"password":"trace-password-1"}"#)
+        .await
+        .unwrap();
+    let status = changed.status();
+    let refreshed = changed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let refused = patch(&user.cookie, r#"{"password":"trace-password-2"}"#)
+        .await
+        .unwrap();
+    let refused_status = refused.status();
+    drop(vercel);
+
+    assert_eq!((status.as_u16(), refused_status.as_u16()), (200, 401));
+    let logs = log.read();
+    assert!(
+        logs.contains(r#""outcome":"ok""#),
+        "the request line was logged: {logs:.2000}"
+    );
+    let stored = app.stored(user.id).await;
+    assert_no_secret_in(
+        &logs,
+        &[
+            "old-password",
+            "trace-password-1",
+            "trace-password-2",
+            SECRET,
+            user.cookie.trim_start_matches("neptun-session="),
+            refreshed
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("neptun-session="),
+            stored.password_hash.as_str(),
+        ],
+        "vercel at trace",
+    );
 }

@@ -27,8 +27,9 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0001";
 pub const PREVIOUS_SECRET: &str = "old-secret-old-secret-old-secret-00000001";
 pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
 
-/// Everything every server in this test process logged, at `debug` for all crates: the suite
-/// checks that no secret it handled ever appears here.
+/// Everything every server in this test process logged, at `trace` for all crates (less what
+/// the programs themselves never let through): the suite checks that no secret it handled
+/// ever appears here.
 static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
 struct LogSink;
@@ -47,10 +48,16 @@ impl std::io::Write for LogSink {
 }
 
 fn capture_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(|| LogSink)
-        .json()
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(|| LogSink),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with(neptun_users::telemetry::without_dependency_trace())
         .try_init();
 }
 
