@@ -30,6 +30,9 @@ pub struct Config {
     pub cookie_secure: bool,
     /// The most one request may take, store retries included (`REQUEST_DEADLINE_MS`).
     pub request_deadline: Duration,
+    /// Whether the local server believes `X-Forwarded-Host`/`-Proto` (a reverse proxy in front
+    /// of it sets them); the deployed doors decide for themselves.
+    pub trust_forwarded_headers: bool,
 }
 
 impl fmt::Debug for Config {
@@ -43,6 +46,7 @@ impl fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_secure", &self.cookie_secure)
             .field("request_deadline", &self.request_deadline)
+            .field("trust_forwarded_headers", &self.trust_forwarded_headers)
             .finish()
     }
 }
@@ -111,6 +115,16 @@ impl Config {
             DEFAULT_REQUEST_DEADLINE_MS,
             "a positive number of milliseconds",
         )?);
+        let trust_forwarded_headers =
+            match lookup("TRUST_FORWARDED_HEADERS").as_deref().map(str::trim) {
+                None | Some("") | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(_) => {
+                    return Err(ConfigError(
+                        "TRUST_FORWARDED_HEADERS must be true or false".into(),
+                    ));
+                }
+            };
         Ok(Self {
             session_secret,
             previous_secrets,
@@ -120,6 +134,7 @@ impl Config {
             allowed_origins,
             cookie_secure,
             request_deadline,
+            trust_forwarded_headers,
         })
     }
 }
@@ -359,6 +374,30 @@ mod tests {
                 error.0, "REQUEST_DEADLINE_MS must be a positive number of milliseconds",
                 "{why}"
             );
+        }
+    }
+
+    #[test]
+    fn forwarded_headers_are_believed_only_when_trust_forwarded_headers_says_so() {
+        let trusted = |value: Option<&str>| {
+            let mut vars = vec![("SESSION_SECRET", SECRET)];
+            vars.extend(value.map(|v| ("TRUST_FORWARDED_HEADERS", v)));
+            config(&vars).map(|c| c.trust_forwarded_headers)
+        };
+        let cases = [
+            (None, Ok(false)),
+            (Some("false"), Ok(false)),
+            (Some("true"), Ok(true)),
+            (Some(" 1 "), Ok(true)),
+            (
+                Some("yes"),
+                Err(ConfigError(
+                    "TRUST_FORWARDED_HEADERS must be true or false".into(),
+                )),
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(trusted(value), expected, "{value:?}");
         }
     }
 

@@ -11,7 +11,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
-use crate::context::AppContext;
+use crate::context::{AppContext, ForwardedHeaders};
 use crate::domain::{BodyError, UserId, UserUpdate};
 use crate::error::ApiError;
 use crate::password::HashError;
@@ -25,6 +25,11 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// absent, the handler reads it from `/api/users/{user_id}` or the `user_id` query parameter.
 #[derive(Debug, Clone)]
 pub struct RouteUserId(pub String);
+
+/// The host the platform itself received the request on (API Gateway's
+/// `requestContext.domainName`): the request's own host, whatever its headers say.
+#[derive(Debug, Clone)]
+pub struct PlatformHost(pub String);
 
 /// What a successful request produced.
 enum Success {
@@ -114,7 +119,7 @@ async fn respond(
     if session.user_id != user_id.get() {
         return Err(ApiError::Forbidden);
     }
-    if !origin_allowed && is_cross_site(ctx, headers) {
+    if !origin_allowed && is_cross_site(ctx, request) {
         return Err(ApiError::Forbidden);
     }
     if !is_json(headers) {
@@ -223,7 +228,8 @@ fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h He
 
 /// SPEC §5, for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
 /// `Origin` that is not the request's own.
-fn is_cross_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
+fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
+    let headers = request.headers();
     let sec_fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
     if sec_fetch_site.is_some_and(|site| site.eq_ignore_ascii_case(b"cross-site")) {
         return true;
@@ -232,13 +238,15 @@ fn is_cross_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
         None => false,
         Some(origin) => {
             let origin = origin.to_str().ok().and_then(normalize_origin);
-            origin.is_none() || origin != own_origin(ctx, headers)
+            origin.is_none() || origin != own_origin(ctx, request)
         }
     }
 }
 
-/// `scheme://host[:port]` of this request, from the forwarding headers or the server's own.
-fn own_origin(ctx: &AppContext, headers: &HeaderMap) -> Option<String> {
+/// `scheme://host[:port]` of this request: the host the platform reports, else the
+/// forwarding headers where the door believes them, else `Host` and the server's own scheme.
+fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<String> {
+    let headers = request.headers();
     let first = |name: &str| {
         headers
             .get(name)
@@ -247,8 +255,15 @@ fn own_origin(ctx: &AppContext, headers: &HeaderMap) -> Option<String> {
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let scheme = first("x-forwarded-proto").unwrap_or(ctx.scheme.as_str());
-    let host = first("x-forwarded-host").or_else(|| first("host"))?;
+    let forwarded = |name: &str| match ctx.forwarded_headers {
+        ForwardedHeaders::Trusted => first(name),
+        ForwardedHeaders::Ignored => None,
+    };
+    let scheme = forwarded("x-forwarded-proto").unwrap_or(ctx.scheme.as_str());
+    let host = match request.extensions().get::<PlatformHost>() {
+        Some(PlatformHost(host)) => host.as_str(),
+        None => forwarded("x-forwarded-host").or_else(|| first("host"))?,
+    };
     normalize_origin(&format!("{scheme}://{host}"))
 }
 

@@ -748,13 +748,13 @@ async fn cross_site_requests_get_403_and_same_site_ones_pass() {
             200,
         ),
         (
-            "forwarded proto and host",
+            "forwarded proto and host from a client",
             vec![
                 ("origin", "https://api.example.com"),
                 ("x-forwarded-proto", "https"),
                 ("x-forwarded-host", "api.example.com:443"),
             ],
-            200,
+            403,
         ),
         (
             "allowed origin, cross-site",
@@ -776,6 +776,91 @@ async fn cross_site_requests_get_403_and_same_site_ones_pass() {
         if expected == 403 {
             assert_eq!(response.json(), error_body(403, FORBIDDEN, None), "{why}");
         }
+    }
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_when_the_server_is_told_a_proxy_sets_them() {
+    let spoofed = [
+        ("origin", "https://evil.example"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+    ];
+    // (why, TRUST_FORWARDED_HEADERS, forwarding headers, Origin, expected status)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
+    let cases: [Case; 6] = [
+        (
+            "a client's spoofed forwarding headers",
+            "false",
+            &spoofed,
+            "",
+            403,
+        ),
+        ("the same, by default", "", &spoofed, "", 403),
+        (
+            "the proxy's host, as the proxy forwards it",
+            "true",
+            &[
+                ("x-forwarded-host", "app.proxy.example"),
+                ("x-forwarded-proto", "https"),
+            ],
+            "https://app.proxy.example",
+            200,
+        ),
+        (
+            "behind a proxy, the forwarded host is the request's own",
+            "true",
+            &[("x-forwarded-host", "app.proxy.example")],
+            "own",
+            403,
+        ),
+        (
+            "untrusted forwarding headers leave the Host header's origin",
+            "false",
+            &[("x-forwarded-host", "evil.example")],
+            "own",
+            200,
+        ),
+        (
+            "an untrusted X-Forwarded-Proto does not make the origin https",
+            "false",
+            &[("x-forwarded-proto", "https")],
+            "own https",
+            403,
+        ),
+    ];
+    for (why, trust, forwarding, origin, expected) in cases {
+        let app = spawn_app_with(config(&[("TRUST_FORWARDED_HEADERS", trust)])).await;
+        let user = app.seed("a@example.com", "old-password").await;
+        let origin = match origin {
+            "own" => format!("http://{}", app.host),
+            "own https" => format!("https://{}", app.host),
+            other => other.to_owned(),
+        };
+        let mut headers = vec![
+            ("cookie", user.cookie.as_str()),
+            ("content-type", "application/json"),
+            ("origin", origin.as_str()),
+        ];
+        headers.extend_from_slice(forwarding);
+        let response = app
+            .request(
+                "PATCH",
+                &format!("/api/users/{}", user.id),
+                &headers,
+                r#"{"email":"b@example.com"}"#,
+            )
+            .await;
+        let body = if expected == 200 {
+            json!({"user": {"id": user.id, "primary_email": "b@example.com"}})
+        } else {
+            error_body(403, FORBIDDEN, None)
+        };
+        assert_eq!(
+            (response.status, response.json()),
+            (expected, body),
+            "{why}"
+        );
     }
 }
 

@@ -251,6 +251,60 @@ async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
     ));
 }
 
+#[tokio::test]
+async fn the_lambda_binary_takes_its_own_host_from_api_gateway_not_from_headers() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+    let domain = event("apigw_v2.json")["requestContext"]["domainName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let real = format!("https://{domain}");
+    // (why, Origin, expected status)
+    let cases = [
+        (
+            "an Origin equal to the spoofed host",
+            "https://evil.example",
+            403,
+        ),
+        ("an Origin equal to API Gateway's host", real.as_str(), 200),
+    ];
+    let mut cookie = user.cookie.clone();
+    for (i, (why, origin, expected)) in cases.into_iter().enumerate() {
+        let address = format!("origin{i}@example.com");
+        let mut event = v2_event(&id, &cookie, &json!({ "email": address }).to_string());
+        event["headers"]["x-forwarded-host"] = json!("evil.example");
+        event["headers"]["x-forwarded-proto"] = json!("https");
+        event["headers"]["origin"] = json!(origin);
+        let response = api.invoke(event).await.unwrap();
+
+        assert_eq!(response["statusCode"], expected, "{why}: {response}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        if expected == 200 {
+            assert_eq!(
+                body,
+                json!({"user": {"id": user.id, "primary_email": address}}),
+                "{why}"
+            );
+            cookie = lambda_set_cookie(&response)
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+        } else {
+            assert_eq!(
+                body,
+                json!({"statusCode": 403, "statusMessage": "Forbidden.", "message": "You do not have access to this resource."}),
+                "{why}"
+            );
+        }
+    }
+}
+
 /// Starts the Vercel binary on a free port and waits until it accepts connections.
 async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
     start_vercel_logging_to(env, Stdio::null()).await
@@ -347,7 +401,7 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let region = ("AWS_REGION", "us-east-1");
-    let cases: [(&str, Env, &str); 7] = [
+    let cases: [(&str, Env, &str); 8] = [
         ("no secret", vec![region], "SESSION_SECRET is not set"),
         (
             "short secret",
@@ -377,6 +431,11 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
             "a deadline of zero",
             vec![region, good_secret, ("REQUEST_DEADLINE_MS", "0")],
             "REQUEST_DEADLINE_MS",
+        ),
+        (
+            "a forwarding switch that is not a boolean",
+            vec![region, good_secret, ("TRUST_FORWARDED_HEADERS", "yes")],
+            "TRUST_FORWARDED_HEADERS",
         ),
         (
             "cookies without Secure",

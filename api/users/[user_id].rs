@@ -4,14 +4,14 @@
 
 use std::process::ExitCode;
 
-use neptun_users::context::Scheme;
+use neptun_users::context::{ForwardedHeaders, Scheme};
 use neptun_users::{deploy, server, telemetry};
 use vercel_runtime::{Error, Request, Response, ResponseBody};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init(true);
-    let starting = match deploy::init(Scheme::Https).await {
+    let starting = match deploy::init(Scheme::Https, ForwardedHeaders::Trusted).await {
         Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };
