@@ -18,10 +18,11 @@ pub enum ApiError {
     InvalidJson,
     /// The routed `user_id` is not a canonical positive integer.
     InvalidUserId(Vec<Issue>),
-    /// No session cookie, or a forged, expired or revoked one.
-    Unauthorized,
-    /// The session belongs to another user, or the request is cross-site.
-    Forbidden,
+    /// No session cookie, or a forged, expired or revoked one; the reason is for the log.
+    Unauthorized(Unauthorized),
+    /// The session belongs to another user, or the request is cross-site; the reason is for
+    /// the log.
+    Forbidden(Forbidden),
     /// The user record does not exist.
     NotFound,
     /// The method is not PATCH.
@@ -40,6 +41,29 @@ pub enum ApiError {
     NoRoute,
 }
 
+/// Why a request has no session. Every reason answers the same 401: a caller learns nothing
+/// from it, the audit log does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthorized {
+    /// No `neptun-session` cookie at all.
+    Missing,
+    /// A cookie that is forged, unparseable, signed with an unknown key, or one of several.
+    Invalid,
+    /// An authentic cookie past its expiry or its session's absolute lifetime.
+    Expired,
+    /// An authentic cookie whose session version the store no longer holds.
+    Revoked,
+}
+
+/// Why an authenticated request is refused. Every reason answers the same 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The session belongs to another user than the path's.
+    OtherUser,
+    /// The request comes from another site (`Origin` / `Sec-Fetch-Site`).
+    CrossSite,
+}
+
 impl ApiError {
     /// The HTTP status of this outcome.
     pub fn status(&self) -> StatusCode {
@@ -47,8 +71,8 @@ impl ApiError {
             Self::InvalidBody(_) | Self::InvalidJson | Self::InvalidUserId(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
@@ -65,8 +89,8 @@ impl ApiError {
             }
             Self::InvalidJson => "Invalid JSON body",
             Self::InvalidUserId(_) => "Invalid route parameter user_id.",
-            Self::Unauthorized => "Unauthorized",
-            Self::Forbidden => "You do not have access to this resource.",
+            Self::Unauthorized(_) => "Unauthorized",
+            Self::Forbidden(_) => "You do not have access to this resource.",
             Self::NotFound => "User not found.",
             Self::MethodNotAllowed => "Method not allowed.",
             Self::EmailTaken => "Email already in use.",
@@ -92,14 +116,18 @@ impl ApiError {
         body.to_string()
     }
 
-    /// A short label for the request log line.
+    /// A short label for the request log line (the `outcome` field).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidBody(_) => "invalid_body",
             Self::InvalidJson => "invalid_json",
             Self::InvalidUserId(_) => "invalid_user_id",
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
+            Self::Unauthorized(Unauthorized::Missing) => "session_missing",
+            Self::Unauthorized(Unauthorized::Invalid) => "session_invalid",
+            Self::Unauthorized(Unauthorized::Expired) => "session_expired",
+            Self::Unauthorized(Unauthorized::Revoked) => "session_revoked",
+            Self::Forbidden(Forbidden::OtherUser) => "forbidden_other_user",
+            Self::Forbidden(Forbidden::CrossSite) => "forbidden_cross_site",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
@@ -116,12 +144,65 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
-            StoreError::Revoked => Self::Unauthorized,
+            StoreError::Revoked => Self::Unauthorized(Unauthorized::Revoked),
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::Unavailable(reason) => {
                 tracing::error!(%reason, "store unavailable");
                 Self::Internal
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_of_a_401_or_403_answers_the_same_body_and_logs_its_own_outcome() {
+        let unauthorized =
+            r#"{"statusCode":401,"statusMessage":"Unauthorized.","message":"Unauthorized"}"#;
+        let forbidden = r#"{"statusCode":403,"statusMessage":"Forbidden.","message":"You do not have access to this resource."}"#;
+        let cases = [
+            (
+                ApiError::Unauthorized(Unauthorized::Missing),
+                unauthorized,
+                "session_missing",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Invalid),
+                unauthorized,
+                "session_invalid",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Expired),
+                unauthorized,
+                "session_expired",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Revoked),
+                unauthorized,
+                "session_revoked",
+            ),
+            (
+                ApiError::Forbidden(Forbidden::OtherUser),
+                forbidden,
+                "forbidden_other_user",
+            ),
+            (
+                ApiError::Forbidden(Forbidden::CrossSite),
+                forbidden,
+                "forbidden_cross_site",
+            ),
+            (
+                ApiError::DeadlineExceeded,
+                r#"{"statusCode":500,"statusMessage":"Internal Server Error.","message":"Internal server error."}"#,
+                "deadline_exceeded",
+            ),
+        ];
+        for (error, body, kind) in cases {
+            assert_eq!(error.body(), body, "{error:?}");
+            assert_eq!(error.kind(), kind, "{error:?}");
         }
     }
 }

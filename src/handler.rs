@@ -13,9 +13,9 @@ use percent_encoding::percent_decode_str;
 
 use crate::context::{AppContext, ForwardedHeaders};
 use crate::domain::{BodyError, UserId, UserUpdate};
-use crate::error::ApiError;
+use crate::error::{ApiError, Forbidden, Unauthorized};
 use crate::password::HashError;
-use crate::session::{Session, unix_now};
+use crate::session::{COOKIE_NAME, Session, unix_now};
 use crate::store::UserPatch;
 
 /// The largest body accepted; doors read at most one byte more.
@@ -31,6 +31,16 @@ pub struct RouteUserId(pub String);
 #[derive(Debug, Clone)]
 pub struct PlatformHost(pub String);
 
+/// The platform's id for this request, for the log: Lambda's request id, Vercel's
+/// `x-vercel-id`, or one the local server made up.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The client's address as the platform reports it (API Gateway's source IP, Vercel's
+/// `x-real-ip`, the local server's TCP peer), for the log.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
 /// What a successful request produced.
 enum Success {
     /// A CORS preflight from an allowed origin: 204, no body.
@@ -42,6 +52,7 @@ enum Success {
 /// What the request log line records; never values, only which fields changed.
 #[derive(Default)]
 struct Trace {
+    /// The session's user, once the session is authentic (whoever the path names).
     user_id: Option<u64>,
     fields: &'static str,
 }
@@ -68,6 +79,7 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
         Err(ApiError::DeadlineExceeded)
     });
     let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
+    let credentials_changed = matches!(outcome, Ok(Success::Updated { .. }));
     let mut response = match outcome {
         Ok(Success::Preflight) => preflight_response(),
         Ok(Success::Updated { body, set_cookie }) => {
@@ -82,12 +94,27 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     if let Some(origin) = cors_origin {
         add_cors_headers(response.headers_mut(), origin);
     }
+    let extensions = request.extensions();
+    let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
+    let client_ip = extensions.get::<ClientIp>().map(|ip| ip.0.as_str());
+    if credentials_changed {
+        tracing::info!(
+            user_id = trace.user_id,
+            fields = trace.fields,
+            request_id,
+            client_ip,
+            "credential_changed"
+        );
+    }
     tracing::info!(
         method = %request.method(),
+        path = request.uri().path(),
         status = response.status().as_u16(),
         outcome = kind,
         user_id = trace.user_id,
         fields = trace.fields,
+        request_id,
+        client_ip,
         latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
     );
@@ -114,13 +141,13 @@ async fn respond(
     }
     let now = unix_now();
     let session = authenticate(ctx, headers, now)?;
+    trace.user_id = Some(session.user_id);
     let user_id = UserId::parse(&raw_user_id).map_err(ApiError::InvalidUserId)?;
-    trace.user_id = Some(user_id.get());
     if session.user_id != user_id.get() {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::Forbidden(Forbidden::OtherUser));
     }
     if !origin_allowed && is_cross_site(ctx, request) {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::Forbidden(Forbidden::CrossSite));
     }
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
@@ -179,11 +206,28 @@ fn updated_body(id: UserId, email: &str) -> String {
 }
 
 fn authenticate(ctx: &AppContext, headers: &HeaderMap, now: i64) -> Result<Session, ApiError> {
-    let cookies = headers
-        .get_all(header::COOKIE)
-        .into_iter()
-        .filter_map(|v| v.to_str().ok());
-    ctx.keys.verify(cookies, now).ok_or(ApiError::Unauthorized)
+    let cookies = || {
+        headers
+            .get_all(header::COOKIE)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+    };
+    if let Some(session) = ctx.keys.verify(cookies(), now) {
+        return Ok(session);
+    }
+    // Why there is none, for the log only (every reason answers the same 401). A cookie that
+    // verifies at the earliest possible time is authentic and well-formed: it has expired.
+    let reason = if ctx.keys.verify(cookies(), i64::MIN).is_some() {
+        Unauthorized::Expired
+    } else if cookies()
+        .flat_map(cookie::Cookie::split_parse)
+        .any(|c| c.is_ok_and(|c| c.name() == COOKIE_NAME))
+    {
+        Unauthorized::Invalid
+    } else {
+        Unauthorized::Missing
+    };
+    Err(ApiError::Unauthorized(reason))
 }
 
 /// The raw `user_id`: the platform's path parameter, else the path segment of

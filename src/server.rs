@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::context::AppContext;
-use crate::handler::{MAX_BODY_BYTES, handle};
+use crate::handler::{ClientIp, MAX_BODY_BYTES, RequestId, handle};
 
 /// Reads at most `MAX_BODY_BYTES + 1` bytes of the body, so the handler can tell "too large"
 /// in its own check order without the door buffering an unbounded upload.
@@ -37,6 +37,52 @@ pub async fn read_bounded(mut body: Incoming) -> Bytes {
     buffer.freeze()
 }
 
+/// Adds what Vercel's edge says about a request to its extensions, for the log: its id
+/// (`x-vercel-id`) and the client's address (`x-real-ip`, else the first `x-forwarded-for`),
+/// headers the edge writes itself.
+pub fn tag_vercel_request<B>(request: &mut Request<B>) {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let id = header("x-vercel-id");
+    let ip = header("x-real-ip").or_else(|| header("x-forwarded-for"));
+    if let Some(id) = id {
+        request.extensions_mut().insert(RequestId(id));
+    }
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+}
+
+/// Request ids for the local server's log: 16 hex digits, a keyed hash (random keys per
+/// process) of a counter, so unique within a run and unlikely to repeat across runs.
+struct RequestIds {
+    keys: std::hash::RandomState,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        Self {
+            keys: std::hash::RandomState::new(),
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> RequestId {
+        use std::hash::BuildHasher as _;
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        RequestId(format!("{:016x}", self.keys.hash_one(n)))
+    }
+}
+
 /// Runs the handler on a hyper request.
 pub async fn handle_incoming(ctx: &AppContext, request: Request<Incoming>) -> Response<String> {
     let (parts, body) = request.into_parts();
@@ -51,8 +97,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
+    let ids = Arc::new(RequestIds::new());
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors and the like: keep serving the connections we have.
@@ -65,11 +112,21 @@ pub async fn serve(
             () = &mut shutdown => return Ok(()),
         };
         let ctx = Arc::clone(&ctx);
+        let ids = Arc::clone(&ids);
+        let client_ip = ClientIp(peer.ip().to_string());
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
+            let service = service_fn(move |mut request: Request<Incoming>| {
                 let ctx = Arc::clone(&ctx);
+                let id = ids.next();
+                // The id goes back as `X-Request-Id`, so a caller can quote it.
+                let id_header = http::HeaderValue::from_str(&id.0).ok();
+                request.extensions_mut().insert(id);
+                request.extensions_mut().insert(client_ip.clone());
                 async move {
-                    let response = handle_incoming(&ctx, request).await;
+                    let mut response = handle_incoming(&ctx, request).await;
+                    if let Some(id) = id_header {
+                        response.headers_mut().insert("x-request-id", id);
+                    }
                     Ok::<_, std::convert::Infallible>(response.map(|b| Full::new(Bytes::from(b))))
                 }
             });

@@ -1,4 +1,5 @@
-//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`).
+//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`); on Lambda by
+//! `AWS_LAMBDA_LOG_LEVEL` first, in `AWS_LAMBDA_LOG_FORMAT`.
 //!
 //! `RUST_LOG` takes `level` and `target=level` directives, comma-separated
 //! (`info,neptun_users=debug`). Span and field filters are not supported: the full
@@ -31,7 +32,42 @@ pub fn filter(directives: Option<&str>) -> Targets {
 /// Installs the global subscriber once; later calls are no-ops. `json` selects one JSON
 /// object per line (for CloudWatch and Vercel's log drains) over the human format.
 pub fn init(json: bool) {
-    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
+    install(std::env::var("RUST_LOG").ok().as_deref(), json);
+}
+
+/// [`init`] for the Lambda function, which follows Lambda's own logging controls first:
+/// `AWS_LAMBDA_LOG_LEVEL` (when Lambda sets it, over `RUST_LOG`) and `AWS_LAMBDA_LOG_FORMAT`
+/// (`JSON`, the default here, or `Text`).
+pub fn init_lambda() {
+    let var = |name: &str| std::env::var(name).ok();
+    let (directives, json) = lambda_settings(
+        var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
+        var("AWS_LAMBDA_LOG_FORMAT").as_deref(),
+        var("RUST_LOG"),
+    );
+    install(directives.as_deref(), json);
+}
+
+/// The filter directives and whether to log JSON, from Lambda's variables and `RUST_LOG`.
+/// Lambda's levels are `TRACE`..`ERROR` and `FATAL`, which `tracing` calls `error`.
+fn lambda_settings(
+    level: Option<&str>,
+    format: Option<&str>,
+    rust_log: Option<String>,
+) -> (Option<String>, bool) {
+    let level = level
+        .map(str::trim)
+        .filter(|level| !level.is_empty())
+        .map(|level| match level.to_ascii_lowercase().as_str() {
+            "fatal" => "error".to_owned(),
+            other => other.to_owned(),
+        });
+    let json = !format.is_some_and(|f| f.trim().eq_ignore_ascii_case("text"));
+    (level.or(rust_log), json)
+}
+
+fn install(directives: Option<&str>, json: bool) {
+    let filter = filter(directives);
     let human = (!json).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -103,6 +139,37 @@ mod tests {
                 "{level} {target}"
             );
         }
+    }
+
+    #[test]
+    fn lambdas_log_level_and_format_come_before_rust_log() {
+        let rust_log = || Some("warn,neptun_users=debug".to_owned());
+        let cases = [
+            ((None, None), (Some("warn,neptun_users=debug"), true)),
+            ((Some("DEBUG"), None), (Some("debug"), true)),
+            ((Some("FATAL"), Some("JSON")), (Some("error"), true)),
+            (
+                (Some(""), Some("Text")),
+                (Some("warn,neptun_users=debug"), false),
+            ),
+            ((Some("TRACE"), Some("text")), (Some("trace"), false)),
+        ];
+        for ((level, format), (directives, json)) in cases {
+            assert_eq!(
+                lambda_settings(level, format, rust_log()),
+                (directives.map(str::to_owned), json),
+                "{level:?} {format:?}"
+            );
+        }
+        assert_eq!(lambda_settings(None, None, None), (None, true));
+        // Lambda's TRACE still never lets a dependency's trace output through.
+        let (directives, _) = lambda_settings(Some("TRACE"), None, None);
+        let filter = filter(directives.as_deref());
+        assert!(filter.would_enable("neptun_users::handler", &Level::TRACE));
+        assert!(is_dependency_trace(
+            Level::TRACE,
+            "lambda_runtime::layers::api_response"
+        ));
     }
 
     #[test]

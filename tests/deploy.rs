@@ -510,17 +510,25 @@ fn assert_no_secret_in(logs: &str, secrets: &[&str], why: &str) {
     }
 }
 
-/// The filters that ask for everything, or for the runtime's own `trace` output.
-const TRACE_FILTERS: [&str; 2] = ["trace", "info,lambda_runtime=trace,lambda_http=trace"];
+/// The filters that ask for everything, or for the runtime's own `trace` output:
+/// (`RUST_LOG`, `AWS_LAMBDA_LOG_LEVEL`).
+const TRACE_FILTERS: [(&str, &str); 3] = [
+    ("trace", ""),
+    ("info,lambda_runtime=trace,lambda_http=trace", ""),
+    ("warn", "TRACE"),
+];
 
 #[tokio::test]
 async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
-    for filter in TRACE_FILTERS {
+    for (filter, lambda_level) in TRACE_FILTERS {
         let Some((user, mut env, app)) = deployment().await else {
             return;
         };
         env.retain(|(name, _)| name != "RUST_LOG");
         env.push(("RUST_LOG".into(), filter.into()));
+        if !lambda_level.is_empty() {
+            env.push(("AWS_LAMBDA_LOG_LEVEL".into(), lambda_level.into()));
+        }
         let log = LogFile::new("lambda");
         let api = RuntimeApi::start().await;
         let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
@@ -624,4 +632,137 @@ async fn the_vercel_binary_logs_no_password_cookie_or_secret_even_at_trace() {
         ],
         "vercel at trace",
     );
+}
+
+/// The JSON log lines of a deployed binary whose message is `message`.
+fn logged_lines(logs: &str, message: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == message)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_lambda_binary_logs_lambdas_request_id_and_api_gateways_client_address() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // Lambda's own log level comes before RUST_LOG.
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.extend([
+        ("RUST_LOG".to_owned(), "error".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL".to_owned(), "INFO".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+    ]);
+    let log = LogFile::new("lambda-audit");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+    let id = user.id.to_string();
+    let mut v2 = v2_event(&id, &user.cookie, r#"{"email":"audit@example.com"}"#);
+    v2["requestContext"]["http"]["sourceIp"] = json!("198.51.100.7");
+    let cookie = lambda_set_cookie(&api.invoke(v2).await.unwrap());
+    let cookie = cookie.split(';').next().unwrap();
+    let v1 = api.invoke(v1_event("999", cookie, "{}")).await.unwrap();
+    let url = api.invoke(function_url_event(&id, "", "{}")).await.unwrap();
+    drop(lambda);
+
+    assert_eq!(
+        (&v1["statusCode"], &url["statusCode"]),
+        (&json!(403), &json!(401))
+    );
+    let logs = log.read();
+    let lines = logged_lines(&logs, "request");
+    // (Lambda's request id, the client address API Gateway saw, outcome, session's user)
+    let expected = [
+        ("request-0", "198.51.100.7", "ok", json!(user.id)),
+        (
+            "request-1",
+            "192.168.196.186",
+            "forbidden_other_user",
+            json!(user.id),
+        ),
+        ("request-2", "65.78.31.245", "session_missing", Value::Null),
+    ];
+    assert_eq!(lines.len(), expected.len(), "{logs}");
+    for (line, (request_id, client_ip, outcome, user_id)) in lines.iter().zip(expected) {
+        assert_eq!(line["request_id"], request_id, "{line}");
+        assert_eq!(line["client_ip"], client_ip, "{line}");
+        assert_eq!(line["outcome"], outcome, "{line}");
+        assert_eq!(line["user_id"], user_id, "{line}");
+    }
+    let changed = logged_lines(&logs, "credential_changed");
+    assert_eq!(changed.len(), 1, "{logs}");
+    assert_eq!(
+        (&changed[0]["fields"], &changed[0]["request_id"]),
+        (&json!("email"), &json!("request-0"))
+    );
+
+    // AWS_LAMBDA_LOG_FORMAT=Text: the same line, for people.
+    env.push(("AWS_LAMBDA_LOG_FORMAT".to_owned(), "Text".to_owned()));
+    let log = LogFile::new("lambda-text");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+    let response = api.invoke(function_url_event(&id, "", "{}")).await.unwrap();
+    drop(lambda);
+    assert_eq!(response["statusCode"], 401);
+    let logs = log.read();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("session_missing"))
+        .unwrap_or_else(|| panic!("a request line: {logs}"));
+    assert!(
+        !line.starts_with('{') && line.contains("request-0"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn the_vercel_binary_logs_vercels_request_id_and_client_address() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let mut env = env;
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "info".into()));
+    let log = LogFile::new("vercel-audit");
+    let (vercel, url) = start_vercel_logging_to(&env, log.stdio()).await;
+    let client = reqwest::Client::new();
+    // (x-vercel-id, x-real-ip, x-forwarded-for, the address logged)
+    let cases = [
+        (
+            "fra1::iad1::abc12-1",
+            "203.0.113.9",
+            "203.0.113.9",
+            "203.0.113.9",
+        ),
+        (
+            "fra1::iad1::abc12-2",
+            "",
+            "198.51.100.4, 10.0.0.1",
+            "198.51.100.4",
+        ),
+    ];
+    for (vercel_id, real_ip, forwarded_for, _) in cases {
+        let mut request = client
+            .patch(format!("{url}/api/users/{}", user.id))
+            .header("content-type", "application/json")
+            .header("x-vercel-id", vercel_id)
+            .header("x-forwarded-for", forwarded_for)
+            .body("{}");
+        if !real_ip.is_empty() {
+            request = request.header("x-real-ip", real_ip);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{vercel_id}");
+    }
+    drop(vercel);
+
+    let logs = log.read();
+    let lines = logged_lines(&logs, "request");
+    assert_eq!(lines.len(), cases.len(), "{logs}");
+    for (line, (vercel_id, _, _, client_ip)) in lines.iter().zip(cases) {
+        assert_eq!(line["request_id"], vercel_id, "{line}");
+        assert_eq!(line["client_ip"], client_ip, "{line}");
+        assert_eq!(line["outcome"], "session_missing", "{line}");
+    }
 }

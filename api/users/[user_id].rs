@@ -15,8 +15,9 @@ async fn main() -> ExitCode {
         Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };
-    let handler = vercel_runtime::service_fn(move |request: Request| {
+    let handler = vercel_runtime::service_fn(move |mut request: Request| {
         let starting = starting.clone();
+        server::tag_vercel_request(&mut request);
         async move {
             let ctx = starting.ready().await;
             let response = server::handle_incoming(&ctx, request).await;

@@ -7,7 +7,7 @@ use neptun_users::{deploy, lambda, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init(true);
+    telemetry::init_lambda();
     let starting = match deploy::init(Scheme::Https, ForwardedHeaders::Ignored).await {
         Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),

@@ -66,6 +66,17 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
+/// The fields of every captured log event whose message is `message` and whose `request_id`
+/// is `request_id` (the local server answers with it as `X-Request-Id`).
+pub fn logged(message: &str, request_id: &str) -> Vec<Value> {
+    captured_logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|line| line["fields"].clone())
+        .filter(|fields| fields["message"] == message && fields["request_id"] == request_id)
+        .collect()
+}
+
 /// Fails if any of `secrets` (or any Argon2 PHC string) was ever logged. One pass over the
 /// logs for all secrets at once: a soak run hands over thousands of cookies.
 pub fn assert_logs_hold_no(secrets: &[String]) {
