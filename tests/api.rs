@@ -1482,3 +1482,164 @@ async fn logs_hold_no_password_cookie_hash_or_secret() {
             .into(),
     ]);
 }
+
+// The local server's own limits, on the wire: a slow or idle client cannot hold a
+// connection, and a shutdown answers the requests in flight before it returns.
+
+mod local_server {
+    use std::time::{Duration, Instant};
+
+    use neptun_users::server::ServerLimits;
+    use tokio::io::{AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    use super::common::raw_http::{read_response, read_until_closed};
+    use super::common::*;
+    use super::*;
+
+    async fn app_with(limits: ServerLimits) -> TestApp {
+        let memory = std::sync::Arc::new(neptun_users::store::MemoryStore::new());
+        spawn_app_limited(limits, config(&[]), memory.clone(), Some(memory)).await
+    }
+
+    #[tokio::test]
+    async fn a_client_trickling_its_header_is_disconnected_after_the_header_timeout() {
+        let timeout = Duration::from_millis(400);
+        let app = app_with(ServerLimits {
+            header_read_timeout: timeout,
+            idle_timeout: Duration::from_secs(30),
+            ..ServerLimits::default()
+        })
+        .await;
+        let (read, mut write) = TcpStream::connect(&app.host).await.unwrap().into_split();
+        let started = Instant::now();
+        // One byte of a header line every 50 ms, until the server stops taking them.
+        let trickle = async {
+            let head = b"PATCH /api/users/1 HTTP/1.1\r\nHost: a\r\nX-Slow: ";
+            let mut sent = write.write_all(head).await;
+            while sent.is_ok() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                sent = write.write_all(b"z").await;
+            }
+        };
+        let mut read = BufReader::new(read);
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::select! {
+                sent = read_until_closed(&mut read) => sent,
+                () = trickle => Vec::<u8>::new(),
+            }
+        })
+        .await
+        .expect("the server closed the connection");
+
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= timeout - Duration::from_millis(50) && elapsed < timeout * 4,
+            "closed after the header timeout: {elapsed:?}"
+        );
+        let sent = String::from_utf8_lossy(&closed);
+        assert!(
+            !sent.contains("HTTP/1.1 2") && !sent.contains("HTTP/1.1 4") || sent.contains(" 408 "),
+            "no answer but a timeout: {sent:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+        let idle = Duration::from_millis(400);
+        let app = app_with(ServerLimits {
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: idle,
+            ..ServerLimits::default()
+        })
+        .await;
+        let (read, mut write) = TcpStream::connect(&app.host).await.unwrap().into_split();
+        let mut read = BufReader::new(read);
+        let request = b"PATCH /api/users/1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+
+        // Two requests on one kept-alive connection, then silence.
+        for _ in 0..2 {
+            write.write_all(request).await.unwrap();
+            let response = read_response(&mut read).await.unwrap();
+            assert_eq!(
+                (
+                    response.status,
+                    serde_json::from_str::<Value>(&response.body).unwrap()
+                ),
+                (401, error_body(401, "Unauthorized", None))
+            );
+        }
+        let answered = Instant::now();
+        let rest = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut read))
+            .await
+            .expect("the server closed the idle connection");
+
+        let elapsed = answered.elapsed();
+        assert!(rest.is_empty(), "{rest:?}");
+        assert!(
+            elapsed >= idle - Duration::from_millis(50) && elapsed < idle * 4,
+            "closed after the idle timeout: {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_answers_the_request_in_flight_then_the_server_returns() {
+        let mut app = app_with(ServerLimits::default()).await;
+        let user = app.seed("a@example.com", "old-password").await;
+        let body = r#"{"email":"after-shutdown@example.com"}"#;
+        let (read, mut write) = TcpStream::connect(&app.host).await.unwrap().into_split();
+        let mut read = BufReader::new(read);
+        write
+            .write_all(
+                format!(
+                    "PATCH /api/users/{} HTTP/1.1\r\nHost: a\r\nCookie: {}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                    user.id,
+                    user.cookie,
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        // The interim answer comes when the handler starts reading the body: in flight.
+        let interim = read_response(&mut read).await.unwrap();
+        assert_eq!(interim.status, 100, "{interim:?}");
+
+        let mut served = app.shut_down();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut served)
+                .await
+                .is_err(),
+            "the server does not return while a request is in flight"
+        );
+        write.write_all(body.as_bytes()).await.unwrap();
+        let response = read_response(&mut read).await.unwrap();
+
+        assert_eq!(
+            (
+                response.status,
+                serde_json::from_str::<Value>(&response.body).unwrap()
+            ),
+            (
+                200,
+                json!({"user": {"id": user.id, "primary_email": "after-shutdown@example.com"}})
+            )
+        );
+        assert!(
+            response
+                .head
+                .to_ascii_lowercase()
+                .contains("connection: close"),
+            "the connection closes after its last answer: {}",
+            response.head
+        );
+        let result = tokio::time::timeout(Duration::from_secs(5), served)
+            .await
+            .expect("the server returned once it had answered");
+        assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+        assert!(
+            TcpStream::connect(&app.host).await.is_err(),
+            "no connection is accepted any more"
+        );
+    }
+}

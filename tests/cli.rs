@@ -169,6 +169,64 @@ async fn session_mint_makes_a_cookie_the_server_accepts() {
     );
 }
 
+#[tokio::test]
+async fn serve_stops_on_sigterm_with_status_0_after_answering_the_request_in_flight() {
+    use tokio::io::{AsyncWriteExt as _, BufReader};
+    let mut served = serve(&["--seed", "a@example.com:password-a"], &[]);
+    let cookie = served.lines[0]["cookie"].as_str().unwrap().to_owned();
+    let host = served.url.trim_start_matches("http://").to_owned();
+    let body = r#"{"email":"sigterm@example.com"}"#;
+    let (read, mut write) = tokio::net::TcpStream::connect(&host)
+        .await
+        .unwrap()
+        .into_split();
+    let mut read = BufReader::new(read);
+    write
+        .write_all(
+            format!(
+                "PATCH /api/users/1 HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // `100 Continue` comes when the handler starts reading the body: the request is in flight.
+    let interim = common::raw_http::read_response(&mut read).await.unwrap();
+    assert_eq!(interim.status, 100, "{interim:?}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    write.write_all(body.as_bytes()).await.unwrap();
+    let response = common::raw_http::read_response(&mut read).await.unwrap();
+
+    assert_eq!(
+        (
+            response.status,
+            serde_json::from_str::<Value>(&response.body).unwrap()
+        ),
+        (
+            200,
+            json!({"user": {"id": 1, "primary_email": "sigterm@example.com"}})
+        )
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "serve exits after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
 #[test]
 fn session_mint_refuses_a_missing_or_short_secret() {
     let cases: [(&[(&str, &str)], &str); 2] = [

@@ -8,6 +8,7 @@
 
 pub mod dynamo;
 pub mod openapi;
+pub mod raw_http;
 pub mod runtime_api;
 pub mod slow_dynamo;
 
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::Hasher;
+use neptun_users::server::ServerLimits;
 use neptun_users::session::{Session, unix_now};
 use neptun_users::store::{DynamoStore, MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, SessionKeys};
@@ -106,6 +108,7 @@ pub struct TestApp {
     /// logs when the app is dropped.
     secrets: std::sync::Mutex<Vec<String>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -245,6 +248,16 @@ pub async fn spawn_app_over(
     store: Arc<dyn UserStore>,
     memory: Option<Arc<MemoryStore>>,
 ) -> TestApp {
+    spawn_app_limited(ServerLimits::default(), config, store, memory).await
+}
+
+/// Starts the server with `limits` (tests shorten its timeouts) over a given store.
+pub async fn spawn_app_limited(
+    limits: ServerLimits,
+    config: Config,
+    store: Arc<dyn UserStore>,
+    memory: Option<Arc<MemoryStore>>,
+) -> TestApp {
     capture_logs();
     let keys = SessionKeys::new(&config);
     let secrets = vec![String::from_utf8_lossy(&config.session_secret).into_owned()];
@@ -253,9 +266,14 @@ pub async fn spawn_app_over(
         .await
         .expect("bind port 0");
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(neptun_users::server::serve(listener, ctx, async {
-        let _ = stopped.await;
-    }));
+    let served = tokio::spawn(neptun_users::server::serve_with(
+        limits,
+        listener,
+        ctx,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     TestApp {
         base_url: format!("http://{addr}"),
         host: addr.to_string(),
@@ -265,10 +283,19 @@ pub async fn spawn_app_over(
         client: reqwest::Client::new(),
         secrets: std::sync::Mutex::new(secrets),
         shutdown: Some(shutdown),
+        served: Some(served),
     }
 }
 
 impl TestApp {
+    /// Signals the server to shut down; the handle ends when the server has stopped.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.served.take().expect("shut down once")
+    }
+
     /// Records a secret this test handled, to be looked for in the logs.
     fn remember(&self, secret: &str) {
         let secret = secret.split(';').next().unwrap_or_default();
