@@ -50,7 +50,6 @@ const HASH_PRIORITY: u8 = 22;
 /// With the test-only `forced-panic` feature, hashing this password panics on the hashing
 /// thread, so a smoke run can prove the panic answers 500 from a release build. Builds that
 /// serve users never enable the feature, and without it this is an ordinary password.
-#[cfg(feature = "forced-panic")]
 pub const FORCED_PANIC_PASSWORD: &str = "forced-panic-in-the-hasher";
 
 // A panicking hash answers 500 because `catch_unwind` below catches it. Under `panic = "abort"`

@@ -766,3 +766,109 @@ async fn the_vercel_binary_logs_vercels_request_id_and_client_address() {
         assert_eq!(line["outcome"], "session_missing", "{line}");
     }
 }
+
+/// The release artifact as deployed (`scripts/smoke-arm64` builds it with cargo-lambda for
+/// arm64, plus the test-only `forced-panic` feature) under `qemu-aarch64`: the recorded
+/// events answer as from the debug build, and a panic while hashing answers the contract's
+/// 500 and leaves the function serving. Run by `scripts/smoke-arm64`, which sets
+/// `NEPTUN_LAMBDA_ARTIFACT`.
+#[tokio::test]
+#[ignore = "needs the arm64 release artifact and qemu-aarch64: scripts/smoke-arm64"]
+async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500() {
+    let artifact = std::env::var("NEPTUN_LAMBDA_ARTIFACT")
+        .expect("NEPTUN_LAMBDA_ARTIFACT names the arm64 bootstrap (scripts/smoke-arm64)");
+    let sysroot = std::env::var("NEPTUN_ARM64_SYSROOT")
+        .unwrap_or_else(|_| "/usr/aarch64-linux-gnu".to_owned());
+    let Some((user, env, app)) = deployment().await else {
+        panic!("the arm64 smoke run needs the DynamoDB emulator");
+    };
+    let api = RuntimeApi::start().await;
+    let mut qemu = Command::new("qemu-aarch64");
+    qemu.args(["-L", &sysroot, &artifact]);
+    let _lambda = start_lambda_as(qemu, &api, &env, Stdio::inherit());
+    let id = user.id.to_string();
+    type MakeEvent = fn(&str, &str, &str) -> Value;
+    let panic_body =
+        json!({ "password": neptun_users::password::FORCED_PANIC_PASSWORD }).to_string();
+    // (why, event, body, status, expected body; None: the updated user)
+    let cases: [(&str, MakeEvent, String, u16, Option<Value>); 6] = [
+        (
+            "HTTP API v2",
+            v2_event,
+            json!({"email": "arm64-v2@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "REST API v1",
+            v1_event,
+            json!({"email": "arm64-v1@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "Function URL",
+            function_url_event,
+            json!({"password": "arm64-password-1"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "a panic while hashing",
+            v2_event,
+            panic_body,
+            500,
+            Some(
+                json!({"statusCode": 500, "statusMessage": "Internal Server Error.", "message": "Internal server error."}),
+            ),
+        ),
+        (
+            "the function still serves after the panic",
+            v2_event,
+            json!({"email": "arm64-after@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "bad JSON",
+            v1_event,
+            "{".to_owned(),
+            400,
+            Some(
+                json!({"statusCode": 400, "statusMessage": "Bad Request.", "message": "Invalid JSON body"}),
+            ),
+        ),
+    ];
+    let mut cookie = user.cookie.clone();
+    let mut email = user.email.clone();
+    for (why, make, body, status, expected) in cases {
+        let response = api
+            .invoke(make(&id, &cookie, &body))
+            .await
+            .unwrap_or_else(|e| panic!("{why}: error {e}"));
+
+        assert_eq!(response["statusCode"], status, "{why}: {response}");
+        let answered: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        if let Some(new) = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|b| b["email"].as_str().map(str::to_owned))
+            .filter(|_| status == 200)
+        {
+            email = new;
+        }
+        let expected =
+            expected.unwrap_or_else(|| json!({"user": {"id": user.id, "primary_email": email}}));
+        assert_eq!(answered, expected, "{why}");
+        if status == 200 {
+            cookie = lambda_set_cookie(&response)
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+    }
+    assert!(neptun_users::password::verify(
+        "arm64-password-1",
+        &app.stored(user.id).await.password_hash
+    ));
+}
