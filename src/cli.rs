@@ -4,6 +4,7 @@
 //! text goes to stderr. Bad arguments print the usage and exit with status 2.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -215,9 +216,39 @@ fn number<T: std::str::FromStr>(raw: Option<String>, flag: &str) -> Result<Optio
     .transpose()
 }
 
-/// Runs the command line; the process's exit status.
-pub fn main(args: Vec<String>) -> ExitCode {
-    let command = match parse(&args) {
+/// The arguments as text. One that is not UTF-8 is a usage error naming its position, and
+/// its flag when it is a flag's value; the bytes themselves are never echoed.
+pub fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, UsageError> {
+    let mut words: Vec<String> = Vec::with_capacity(args.len());
+    for (i, arg) in args.into_iter().enumerate() {
+        let raw = match arg.into_string() {
+            Ok(word) => {
+                words.push(word);
+                continue;
+            }
+            Err(raw) => raw,
+        };
+        let position = i + 1;
+        let lossy = raw.to_string_lossy();
+        let flag = match lossy.strip_prefix("--") {
+            Some(inline) => inline.split_once('=').map(|(name, _)| name.to_owned()),
+            None => words
+                .last()
+                .and_then(|previous| previous.strip_prefix("--"))
+                .filter(|name| !name.contains('='))
+                .map(str::to_owned),
+        };
+        return Err(UsageError(match flag {
+            Some(name) => format!("the value of --{name} (argument {position}) is not valid UTF-8"),
+            None => format!("argument {position} is not valid UTF-8"),
+        }));
+    }
+    Ok(words)
+}
+
+/// Runs the command line (the arguments after the program name); the process's exit status.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let command = match utf8_args(args).and_then(|args| parse(&args)) {
         Ok(Command::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -506,6 +537,37 @@ mod tests {
         assert_eq!(
             (addr.to_string().as_str(), store, seeds.len(), demo),
             ("127.0.0.1:3000", StoreKind::Memory, 1, true)
+        );
+    }
+
+    #[test]
+    fn arguments_that_are_not_utf8_are_usage_errors_naming_where_they_are() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let os = |words: &[&[u8]]| -> Vec<OsString> {
+            words
+                .iter()
+                .map(|w| std::ffi::OsStr::from_bytes(w).to_owned())
+                .collect()
+        };
+        let cases: [(&[&[u8]], &str); 4] = [
+            (
+                &[b"session", b"mint", b"--email", b"\xff", b"--user-id", b"1"],
+                "the value of --email (argument 4) is not valid UTF-8",
+            ),
+            (
+                &[b"serve", b"--seed=a\xff@b.co:password"],
+                "the value of --seed (argument 2) is not valid UTF-8",
+            ),
+            (&[b"\xfe"], "argument 1 is not valid UTF-8"),
+            (&[b"serve", b"--\xff"], "argument 2 is not valid UTF-8"),
+        ];
+        for (words, expected) in cases {
+            let UsageError(message) = utf8_args(os(words)).unwrap_err();
+            assert_eq!(message, expected, "{words:?}");
+        }
+        assert_eq!(
+            utf8_args(os(&[b"serve", b"--addr", b"127.0.0.1:0"])).unwrap(),
+            ["serve", "--addr", "127.0.0.1:0"]
         );
     }
 

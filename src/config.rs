@@ -1,12 +1,15 @@
 //! `Config`: everything the function reads from the environment, read once at cold start.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The shortest secret accepted: HMAC-SHA256 key material needs at least 32 bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 const DEFAULT_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
 const DEFAULT_TABLE: &str = "neptun-users";
+/// Below the platforms' 10 s function limits, so the function answers before it is cut off.
+const DEFAULT_REQUEST_DEADLINE_MS: u64 = 8_000;
 
 /// The shortest Nuxt session password iron accepts.
 pub const MIN_NUXT_PASSWORD_CHARS: usize = 32;
@@ -83,6 +86,11 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Whether the session cookie carries `Secure`.
     pub cookie_secure: bool,
+    /// The most one request may take, store retries included (`REQUEST_DEADLINE_MS`).
+    pub request_deadline: Duration,
+    /// Whether the local server believes `X-Forwarded-Host`/`-Proto` (a reverse proxy in front
+    /// of it sets them); the deployed doors decide for themselves.
+    pub trust_forwarded_headers: bool,
 }
 
 impl fmt::Debug for Config {
@@ -100,6 +108,8 @@ impl fmt::Debug for Config {
             .field("users_table", &self.users_table)
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_secure", &self.cookie_secure)
+            .field("request_deadline", &self.request_deadline)
+            .field("trust_forwarded_headers", &self.trust_forwarded_headers)
             .finish()
     }
 }
@@ -136,13 +146,37 @@ impl Config {
             Some("false") | Some("0") => false,
             Some(_) => return Err(ConfigError("COOKIE_SECURE must be true or false".into())),
         };
+        let allowed_origins = list(lookup("ALLOWED_ORIGINS"));
+        if !allowed_origins.iter().all(|entry| is_origin(entry)) {
+            return Err(ConfigError(
+                "ALLOWED_ORIGINS has an entry that is not an origin: each must be http(s)://host[:port], with no path, query or user name".into(),
+            ));
+        }
+        let request_deadline = Duration::from_millis(positive(
+            &lookup,
+            "REQUEST_DEADLINE_MS",
+            DEFAULT_REQUEST_DEADLINE_MS,
+            "a positive number of milliseconds",
+        )?);
+        let trust_forwarded_headers =
+            match lookup("TRUST_FORWARDED_HEADERS").as_deref().map(str::trim) {
+                None | Some("") | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(_) => {
+                    return Err(ConfigError(
+                        "TRUST_FORWARDED_HEADERS must be true or false".into(),
+                    ));
+                }
+            };
         Ok(Self {
             session,
             session_ttl_seconds,
             session_max_age_seconds,
             users_table,
-            allowed_origins: list(lookup("ALLOWED_ORIGINS")),
+            allowed_origins,
             cookie_secure,
+            request_deadline,
+            trust_forwarded_headers,
         })
     }
 }
@@ -199,6 +233,54 @@ fn check_password(name: &str, password: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `http(s)://host[:port]` and nothing more: no path (not even `/`), query, fragment or user
+/// name. `null` (what a sandboxed page sends) is not an origin and never allowed.
+fn is_origin(entry: &str) -> bool {
+    let Some((scheme, authority)) = entry.split_once("://") else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return false;
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        Some(bracketed) => {
+            let Some((address, rest)) = bracketed.split_once(']') else {
+                return false;
+            };
+            if address.is_empty() || !address.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+                return false;
+            }
+            match rest {
+                "" => (address, None),
+                _ => match rest.strip_prefix(':') {
+                    Some(port) => (address, Some(port)),
+                    None => return false,
+                },
+            }
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let label =
+                |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !host.split('.').all(label) {
+                return false;
+            }
+            (host, port)
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    !host.is_empty() && port_ok
+}
+
 fn check_secret(name: &str, secret: &[u8]) -> Result<(), ConfigError> {
     if secret.len() < MIN_SECRET_BYTES {
         return Err(ConfigError(format!(
@@ -229,6 +311,22 @@ fn seconds(
             _ => Err(ConfigError(format!(
                 "{name} must be a positive number of seconds"
             ))),
+        },
+    }
+}
+
+/// A positive whole number from `name`, else `default`; `what` says what it must be.
+fn positive(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    what: &str,
+) -> Result<u64, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError(format!("{name} must be {what}"))),
         },
     }
 }
@@ -329,6 +427,103 @@ mod tests {
                 !error.0.contains("short\""),
                 "the message never echoes a value"
             );
+        }
+    }
+
+    #[test]
+    fn allowed_origins_entries_must_be_origins() {
+        let refused = [
+            ("null", "the opaque origin"),
+            ("app.example.com", "no scheme"),
+            ("ftp://app.example.com", "not http or https"),
+            ("https://app.example.com/", "a path, even /"),
+            ("https://app.example.com/app", "a path"),
+            ("https://app.example.com?x=1", "a query"),
+            ("https://app.example.com#top", "a fragment"),
+            ("https://user@app.example.com", "a user name"),
+            ("https://", "no host"),
+            ("https://app.example.com:", "an empty port"),
+            (
+                "https://app.example.com:https",
+                "a port that is not a number",
+            ),
+            ("https://app.example.com:70000", "a port past 65535"),
+            ("https://app..example.com", "an empty label"),
+            ("https://[::1", "an unclosed IPv6 literal"),
+            ("*", "a wildcard"),
+        ];
+        for (entry, why) in refused {
+            let listed = format!("https://ok.example.com,{entry}");
+            let error = config(&[("SESSION_SECRET", SECRET), ("ALLOWED_ORIGINS", &listed)])
+                .err()
+                .unwrap_or_else(|| panic!("{why}: {entry} was accepted"));
+            assert!(error.0.starts_with("ALLOWED_ORIGINS "), "{why}: {error}");
+            assert!(!error.0.contains(entry), "{why}: the value is not echoed");
+            assert!(!error.0.contains('\n'), "{why}: one line");
+        }
+        let accepted = [
+            "https://app.example.com",
+            "HTTPS://App.Example.com:8443",
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000",
+        ];
+        for entry in accepted {
+            let config = config(&[("SESSION_SECRET", SECRET), ("ALLOWED_ORIGINS", entry)]);
+            assert!(config.is_ok(), "{entry}: {:?}", config.err());
+        }
+    }
+
+    #[test]
+    fn the_request_deadline_is_8_seconds_unless_set_to_a_positive_number_of_milliseconds() {
+        let deadline = |vars: &[(&str, &str)]| {
+            let mut vars = vars.to_vec();
+            vars.push(("SESSION_SECRET", SECRET));
+            config(&vars).map(|c| c.request_deadline)
+        };
+        assert_eq!(deadline(&[]), Ok(Duration::from_secs(8)));
+        assert_eq!(
+            deadline(&[("REQUEST_DEADLINE_MS", " 2500 ")]),
+            Ok(Duration::from_millis(2500))
+        );
+        let refused = [
+            ("0", "zero"),
+            ("-1", "negative"),
+            ("8s", "a unit"),
+            ("1.5", "a fraction"),
+            ("", "empty"),
+            ("99999999999999999999999", "past u64"),
+        ];
+        for (value, why) in refused {
+            let error = deadline(&[("REQUEST_DEADLINE_MS", value)]).unwrap_err();
+            assert_eq!(
+                error.0, "REQUEST_DEADLINE_MS must be a positive number of milliseconds",
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn forwarded_headers_are_believed_only_when_trust_forwarded_headers_says_so() {
+        let trusted = |value: Option<&str>| {
+            let mut vars = vec![("SESSION_SECRET", SECRET)];
+            vars.extend(value.map(|v| ("TRUST_FORWARDED_HEADERS", v)));
+            config(&vars).map(|c| c.trust_forwarded_headers)
+        };
+        let cases = [
+            (None, Ok(false)),
+            (Some("false"), Ok(false)),
+            (Some("true"), Ok(true)),
+            (Some(" 1 "), Ok(true)),
+            (
+                Some("yes"),
+                Err(ConfigError(
+                    "TRUST_FORWARDED_HEADERS must be true or false".into(),
+                )),
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(trusted(value), expected, "{value:?}");
         }
     }
 

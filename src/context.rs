@@ -27,6 +27,19 @@ impl Scheme {
     }
 }
 
+/// Whether a door's platform itself writes `X-Forwarded-Host` and `X-Forwarded-Proto`, so the
+/// request's own origin may be read from them. Where it does not, a client could send them to
+/// pass the cross-site check with a foreign `Origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeaders {
+    /// Believed: Vercel's edge overwrites them, and a local reverse proxy does with
+    /// `TRUST_FORWARDED_HEADERS=true`.
+    Trusted,
+    /// Ignored: the local server by default, and API Gateway, which passes a client's copies
+    /// through (the Lambda door hands the handler the host API Gateway saw instead).
+    Ignored,
+}
+
 /// Settings, keys, store and hasher, shared by every request of one process.
 pub struct AppContext {
     /// Settings read at start.
@@ -41,6 +54,9 @@ pub struct AppContext {
     pub scheme: Scheme,
     /// `ALLOWED_ORIGINS`, normalized once (lower case, no default port) for comparison.
     pub allowed_origins: Vec<String>,
+    /// Whether the door's platform sets the forwarding headers; from `TRUST_FORWARDED_HEADERS`
+    /// unless the door says otherwise ([`AppContext::with_forwarded_headers`]).
+    pub forwarded_headers: ForwardedHeaders,
 }
 
 impl AppContext {
@@ -51,6 +67,11 @@ impl AppContext {
             .iter()
             .filter_map(|origin| crate::handler::normalize_origin(origin))
             .collect();
+        let forwarded_headers = if config.trust_forwarded_headers {
+            ForwardedHeaders::Trusted
+        } else {
+            ForwardedHeaders::Ignored
+        };
         Self {
             keys: SessionKeys::new(&config),
             allowed_origins,
@@ -58,6 +79,13 @@ impl AppContext {
             store,
             hasher: Hasher::per_core(),
             scheme,
+            forwarded_headers,
         }
+    }
+
+    /// The door's own knowledge of its platform's forwarding headers, over the setting.
+    pub fn with_forwarded_headers(mut self, forwarded_headers: ForwardedHeaders) -> Self {
+        self.forwarded_headers = forwarded_headers;
+        self
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::context::{AppContext, Scheme};
+use crate::context::{AppContext, ForwardedHeaders, Scheme};
 use crate::store::dynamodb::checked_sdk_config;
 use crate::store::{DynamoStore, StoreError};
 
@@ -37,8 +37,13 @@ impl Starting {
 /// rules (~0.2 ms of CPU) overlap the runtime's own start-up and its wait for the first event,
 /// which waits for the context in turn. The overlap needs a multi-threaded runtime (both
 /// doors run one); on a current-thread runtime the build simply runs first.
-pub async fn init(scheme: Scheme) -> Result<Starting, String> {
+pub async fn init(scheme: Scheme, forwarded: ForwardedHeaders) -> Result<Starting, String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
+    if !config.cookie_secure {
+        return Err(
+            "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
+        );
+    }
     let sdk_config = checked_sdk_config().await.map_err(|e| match e {
         StoreError::Unavailable(reason) => reason,
         other => format!("{other:?}"),
@@ -46,7 +51,8 @@ pub async fn init(scheme: Scheme) -> Result<Starting, String> {
     let (built, starting) = watch::channel(None);
     tokio::spawn(async move {
         let store = DynamoStore::new(&sdk_config, &config.users_table);
-        let ctx = AppContext::new(config, Arc::new(store), scheme);
+        let ctx =
+            AppContext::new(config, Arc::new(store), scheme).with_forwarded_headers(forwarded);
         let _ = built.send(Some(Arc::new(ctx)));
     });
     Ok(Starting(starting))

@@ -18,10 +18,11 @@ pub enum ApiError {
     InvalidJson,
     /// The routed `user_id` is not a canonical positive integer.
     InvalidUserId(Vec<Issue>),
-    /// No session cookie, or a forged, expired or revoked one.
-    Unauthorized,
-    /// The session belongs to another user, or the request is cross-site.
-    Forbidden,
+    /// No session cookie, or a forged, expired or revoked one; the reason is for the log.
+    Unauthorized(Unauthorized),
+    /// The session belongs to another user, or the request is cross-site; the reason is for
+    /// the log.
+    Forbidden(Forbidden),
     /// The user record does not exist.
     NotFound,
     /// The method is not PATCH.
@@ -34,8 +35,35 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The store failed or something else went wrong; details go to the log only.
     Internal,
+    /// The request's deadline (`REQUEST_DEADLINE_MS`) passed; answered as [`ApiError::Internal`].
+    DeadlineExceeded,
     /// The path is not `/api/users/{user_id}` (the local server serves only this route).
     NoRoute,
+}
+
+/// Why a request has no session. Every reason answers the same 401: a caller learns nothing
+/// from it, the audit log does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthorized {
+    /// No `neptun-session` cookie at all.
+    Missing,
+    /// A cookie that is forged, unparseable or signed with an unknown key.
+    Invalid,
+    /// More than one `neptun-session` cookie (one may be planted by a sibling subdomain).
+    Duplicate,
+    /// An authentic cookie past its expiry or its session's absolute lifetime.
+    Expired,
+    /// An authentic cookie whose session version the store no longer holds.
+    Revoked,
+}
+
+/// Why an authenticated request is refused. Every reason answers the same 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The session belongs to another user than the path's.
+    OtherUser,
+    /// The request comes from another site (`Origin` / `Sec-Fetch-Site`).
+    CrossSite,
 }
 
 impl ApiError {
@@ -45,14 +73,14 @@ impl ApiError {
             Self::InvalidBody(_) | Self::InvalidJson | Self::InvalidUserId(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal | Self::DeadlineExceeded => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -63,14 +91,14 @@ impl ApiError {
             }
             Self::InvalidJson => "Invalid JSON body",
             Self::InvalidUserId(_) => "Invalid route parameter user_id.",
-            Self::Unauthorized => "Unauthorized",
-            Self::Forbidden => "You do not have access to this resource.",
+            Self::Unauthorized(_) => "Unauthorized",
+            Self::Forbidden(_) => "You do not have access to this resource.",
             Self::NotFound => "User not found.",
             Self::MethodNotAllowed => "Method not allowed.",
             Self::EmailTaken => "Email already in use.",
             Self::PayloadTooLarge => "Request body must be at most 16384 bytes.",
             Self::UnsupportedMediaType => "Content-Type must be application/json.",
-            Self::Internal => "Internal server error.",
+            Self::Internal | Self::DeadlineExceeded => "Internal server error.",
             Self::NoRoute => "No route matches this path; use /api/users/{user_id}.",
         }
     }
@@ -90,20 +118,26 @@ impl ApiError {
         body.to_string()
     }
 
-    /// A short label for the request log line.
+    /// A short label for the request log line (the `outcome` field).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidBody(_) => "invalid_body",
             Self::InvalidJson => "invalid_json",
             Self::InvalidUserId(_) => "invalid_user_id",
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
+            Self::Unauthorized(Unauthorized::Missing) => "session_missing",
+            Self::Unauthorized(Unauthorized::Invalid) => "session_invalid",
+            Self::Unauthorized(Unauthorized::Duplicate) => "session_duplicate",
+            Self::Unauthorized(Unauthorized::Expired) => "session_expired",
+            Self::Unauthorized(Unauthorized::Revoked) => "session_revoked",
+            Self::Forbidden(Forbidden::OtherUser) => "forbidden_other_user",
+            Self::Forbidden(Forbidden::CrossSite) => "forbidden_cross_site",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal => "internal",
+            Self::DeadlineExceeded => "deadline_exceeded",
             Self::NoRoute => "no_route",
         }
     }
@@ -113,7 +147,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
-            StoreError::Revoked => Self::Unauthorized,
+            StoreError::Revoked => Self::Unauthorized(Unauthorized::Revoked),
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::IdTaken => {
                 tracing::error!("store refused an update for an id conflict");
@@ -123,6 +157,64 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%reason, "store unavailable");
                 Self::Internal
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_of_a_401_or_403_answers_the_same_body_and_logs_its_own_outcome() {
+        let unauthorized =
+            r#"{"statusCode":401,"statusMessage":"Unauthorized.","message":"Unauthorized"}"#;
+        let forbidden = r#"{"statusCode":403,"statusMessage":"Forbidden.","message":"You do not have access to this resource."}"#;
+        let cases = [
+            (
+                ApiError::Unauthorized(Unauthorized::Missing),
+                unauthorized,
+                "session_missing",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Invalid),
+                unauthorized,
+                "session_invalid",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Duplicate),
+                unauthorized,
+                "session_duplicate",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Expired),
+                unauthorized,
+                "session_expired",
+            ),
+            (
+                ApiError::Unauthorized(Unauthorized::Revoked),
+                unauthorized,
+                "session_revoked",
+            ),
+            (
+                ApiError::Forbidden(Forbidden::OtherUser),
+                forbidden,
+                "forbidden_other_user",
+            ),
+            (
+                ApiError::Forbidden(Forbidden::CrossSite),
+                forbidden,
+                "forbidden_cross_site",
+            ),
+            (
+                ApiError::DeadlineExceeded,
+                r#"{"statusCode":500,"statusMessage":"Internal Server Error.","message":"Internal server error."}"#,
+                "deadline_exceeded",
+            ),
+        ];
+        for (error, body, kind) in cases {
+            assert_eq!(error.body(), body, "{error:?}");
+            assert_eq!(error.kind(), kind, "{error:?}");
         }
     }
 }

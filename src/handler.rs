@@ -11,11 +11,11 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
-use crate::context::AppContext;
+use crate::context::{AppContext, ForwardedHeaders};
 use crate::domain::{BodyError, UserId, UserUpdate};
-use crate::error::ApiError;
+use crate::error::{ApiError, Forbidden, Unauthorized};
 use crate::password::HashError;
-use crate::session::{Session, unix_now_ms};
+use crate::session::{NoSession, Session, unix_now_ms};
 use crate::store::{SessionCheck, UserPatch};
 
 /// The largest body accepted; doors read at most one byte more.
@@ -25,6 +25,21 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// absent, the handler reads it from `/api/users/{user_id}` or the `user_id` query parameter.
 #[derive(Debug, Clone)]
 pub struct RouteUserId(pub String);
+
+/// The host the platform itself received the request on (API Gateway's
+/// `requestContext.domainName`): the request's own host, whatever its headers say.
+#[derive(Debug, Clone)]
+pub struct PlatformHost(pub String);
+
+/// The platform's id for this request, for the log: Lambda's request id, Vercel's
+/// `x-vercel-id`, or one the local server made up.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The client's address as the platform reports it (API Gateway's source IP, Vercel's
+/// `x-real-ip`, the local server's TCP peer), for the log.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
 
 /// What a successful request produced.
 enum Success {
@@ -37,17 +52,34 @@ enum Success {
 /// What the request log line records; never values, only which fields changed.
 #[derive(Default)]
 struct Trace {
+    /// The session's user, once the session is authentic (whoever the path names).
     user_id: Option<u64>,
     fields: &'static str,
 }
 
-/// Handles one request and logs one line about it.
+/// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
+/// enabled (every door's is): the request deadline is a Tokio timeout.
 pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
     let started = Instant::now();
     let mut trace = Trace::default();
     let cors_origin = allowed_origin(ctx, request.headers());
-    let outcome = respond(ctx, &request, cors_origin.is_some(), &mut trace).await;
+    // One deadline over the whole request, hashing and store retries included. Dropping the
+    // store's future when it passes cannot leave a half-applied update: every update is one
+    // store call (DynamoDB applies one UpdateItem or TransactWriteItems whole or not at all,
+    // and the memory store applies it under its lock without awaiting), so the write has
+    // either landed whole or not at all. A landed write whose answer was lost is one the
+    // next request's conditions see.
+    let outcome = tokio::time::timeout(
+        ctx.config.request_deadline,
+        respond(ctx, &request, cors_origin.is_some(), &mut trace),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        tracing::error!("request deadline passed");
+        Err(ApiError::DeadlineExceeded)
+    });
     let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
+    let credentials_changed = matches!(outcome, Ok(Success::Updated { .. }));
     let mut response = match outcome {
         Ok(Success::Preflight) => preflight_response(),
         Ok(Success::Updated { body, set_cookie }) => {
@@ -62,12 +94,27 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     if let Some(origin) = cors_origin {
         add_cors_headers(response.headers_mut(), origin);
     }
+    let extensions = request.extensions();
+    let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
+    let client_ip = extensions.get::<ClientIp>().map(|ip| ip.0.as_str());
+    if credentials_changed {
+        tracing::info!(
+            user_id = trace.user_id,
+            fields = trace.fields,
+            request_id,
+            client_ip,
+            "credential_changed"
+        );
+    }
     tracing::info!(
         method = %request.method(),
+        path = request.uri().path(),
         status = response.status().as_u16(),
         outcome = kind,
         user_id = trace.user_id,
         fields = trace.fields,
+        request_id,
+        client_ip,
         latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
     );
@@ -93,13 +140,13 @@ async fn respond(
         return Err(ApiError::MethodNotAllowed);
     }
     let session = authenticate(ctx, headers, unix_now_ms())?;
+    trace.user_id = Some(session.user_id.get());
     let user_id = UserId::parse(&raw_user_id).map_err(ApiError::InvalidUserId)?;
-    trace.user_id = Some(user_id.get());
     if session.user_id != user_id {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::Forbidden(Forbidden::OtherUser));
     }
-    if !origin_allowed && is_cross_site(ctx, headers) {
-        return Err(ApiError::Forbidden);
+    if !origin_allowed && is_cross_site(ctx, request) {
+        return Err(ApiError::Forbidden(Forbidden::CrossSite));
     }
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
@@ -122,7 +169,7 @@ async fn respond(
                 .await?
                 .ok_or(ApiError::NotFound)?;
             if !stored.accepts(check) {
-                return Err(ApiError::Unauthorized);
+                return Err(ApiError::Unauthorized(Unauthorized::Revoked));
             }
             check = SessionCheck::Version(stored.session_version);
             known_email = stored.email.as_str().to_owned();
@@ -180,9 +227,15 @@ fn authenticate(ctx: &AppContext, headers: &HeaderMap, now_ms: i64) -> Result<Se
         .get_all(header::COOKIE)
         .into_iter()
         .filter_map(|v| v.to_str().ok());
-    ctx.keys
-        .verify(cookies, now_ms)
-        .map_err(|_| ApiError::Unauthorized)
+    // Every reason answers the same 401; the log tells them apart.
+    ctx.keys.verify(cookies, now_ms).map_err(|reason| {
+        ApiError::Unauthorized(match reason {
+            NoSession::Missing => Unauthorized::Missing,
+            NoSession::Duplicate => Unauthorized::Duplicate,
+            NoSession::Invalid => Unauthorized::Invalid,
+            NoSession::Expired => Unauthorized::Expired,
+        })
+    })
 }
 
 /// The raw `user_id`: the platform's path parameter, else the path segment of
@@ -227,7 +280,8 @@ fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h He
 
 /// SPEC §5, for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
 /// `Origin` that is not the request's own.
-fn is_cross_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
+fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
+    let headers = request.headers();
     let sec_fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
     if sec_fetch_site.is_some_and(|site| site.eq_ignore_ascii_case(b"cross-site")) {
         return true;
@@ -236,13 +290,15 @@ fn is_cross_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
         None => false,
         Some(origin) => {
             let origin = origin.to_str().ok().and_then(normalize_origin);
-            origin.is_none() || origin != own_origin(ctx, headers)
+            origin.is_none() || origin != own_origin(ctx, request)
         }
     }
 }
 
-/// `scheme://host[:port]` of this request, from the forwarding headers or the server's own.
-fn own_origin(ctx: &AppContext, headers: &HeaderMap) -> Option<String> {
+/// `scheme://host[:port]` of this request: the host the platform reports, else the
+/// forwarding headers where the door believes them, else `Host` and the server's own scheme.
+fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<String> {
+    let headers = request.headers();
     let first = |name: &str| {
         headers
             .get(name)
@@ -251,8 +307,15 @@ fn own_origin(ctx: &AppContext, headers: &HeaderMap) -> Option<String> {
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let scheme = first("x-forwarded-proto").unwrap_or(ctx.scheme.as_str());
-    let host = first("x-forwarded-host").or_else(|| first("host"))?;
+    let forwarded = |name: &str| match ctx.forwarded_headers {
+        ForwardedHeaders::Trusted => first(name),
+        ForwardedHeaders::Ignored => None,
+    };
+    let scheme = forwarded("x-forwarded-proto").unwrap_or(ctx.scheme.as_str());
+    let host = match request.extensions().get::<PlatformHost>() {
+        Some(PlatformHost(host)) => host.as_str(),
+        None => forwarded("x-forwarded-host").or_else(|| first("host"))?,
+    };
     normalize_origin(&format!("{scheme}://{host}"))
 }
 

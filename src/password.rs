@@ -47,6 +47,17 @@ pub const HASH_NICENESS: i32 = 10;
 /// [`HASH_NICENESS`] on thread-priority's 0..=99 scale, which it maps linearly onto nice 19..-20.
 const HASH_PRIORITY: u8 = 22;
 
+/// With the test-only `forced-panic` feature, hashing this password panics on the hashing
+/// thread, so a smoke run can prove the panic answers 500 from a release build. Builds that
+/// serve users never enable the feature, and without it this is an ordinary password.
+pub const FORCED_PANIC_PASSWORD: &str = "forced-panic-in-the-hasher";
+
+// A panicking hash answers 500 because `catch_unwind` below catches it. Under `panic = "abort"`
+// (what cargo-lambda uses when the release profile names no strategy) it would end the whole
+// function instead, so such a build is refused here rather than deployed.
+#[cfg(panic = "abort")]
+compile_error!("neptun-users needs panic = \"unwind\": a panic must answer 500, not abort");
+
 /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`). `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(String);
@@ -205,6 +216,11 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
             continue; // its request gave up waiting
         }
         let phc = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(feature = "forced-panic")]
+            assert!(
+                password.expose() != FORCED_PANIC_PASSWORD,
+                "forced panic in the hasher (test-only feature)"
+            );
             hasher.hash_password_with_random_salt(password.expose().as_bytes())
         }));
         let _ = reply.send(match phc {

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
@@ -12,10 +13,12 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper_util::rt::TokioTimer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 
 use crate::context::AppContext;
-use crate::handler::{MAX_BODY_BYTES, handle};
+use crate::handler::{ClientIp, MAX_BODY_BYTES, RequestId, handle};
 
 /// Reads at most `MAX_BODY_BYTES + 1` bytes of the body, so the handler can tell "too large"
 /// in its own check order without the door buffering an unbounded upload.
@@ -37,6 +40,52 @@ pub async fn read_bounded(mut body: Incoming) -> Bytes {
     buffer.freeze()
 }
 
+/// Adds what Vercel's edge says about a request to its extensions, for the log: its id
+/// (`x-vercel-id`) and the client's address (`x-real-ip`, else the first `x-forwarded-for`),
+/// headers the edge writes itself.
+pub fn tag_vercel_request<B>(request: &mut Request<B>) {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let id = header("x-vercel-id");
+    let ip = header("x-real-ip").or_else(|| header("x-forwarded-for"));
+    if let Some(id) = id {
+        request.extensions_mut().insert(RequestId(id));
+    }
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+}
+
+/// Request ids for the local server's log: 16 hex digits, a keyed hash (random keys per
+/// process) of a counter, so unique within a run and unlikely to repeat across runs.
+struct RequestIds {
+    keys: std::hash::RandomState,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        Self {
+            keys: std::hash::RandomState::new(),
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> RequestId {
+        use std::hash::BuildHasher as _;
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        RequestId(format!("{:016x}", self.keys.hash_one(n)))
+    }
+}
+
 /// Runs the handler on a hyper request.
 pub async fn handle_incoming(ctx: &AppContext, request: Request<Incoming>) -> Response<String> {
     let (parts, body) = request.into_parts();
@@ -44,39 +93,229 @@ pub async fn handle_incoming(ctx: &AppContext, request: Request<Incoming>) -> Re
     handle(ctx, Request::from_parts(parts, body)).await
 }
 
-/// Serves the handler on `listener` until `shutdown` completes.
+/// How long a client may take to send a request's head (a slowloris trickles it).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a kept-alive connection may wait for its next request (or a new one for its
+/// first) before it is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; past it the server stops accepting until one closes.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a shutdown waits for requests in flight (past the default request deadline).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The local server's limits; [`ServerLimits::default`] is the constants above, and tests
+/// shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// See [`HEADER_READ_TIMEOUT`]. hyper's timer for it runs whenever a connection waits for
+    /// a request head, idle time included, so it also caps [`ServerLimits::idle_timeout`].
+    pub header_read_timeout: Duration,
+    /// See [`IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+    /// See [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// See [`SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            shutdown_grace: SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Serves the handler on `listener` with the default [`ServerLimits`] until `shutdown`
+/// completes; see [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<AppContext>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(ServerLimits::default(), listener, ctx, shutdown).await
+}
+
+/// Serves the handler on `listener` until `shutdown` completes, then stops accepting, lets
+/// the requests in flight finish (for at most `limits.shutdown_grace`) and returns.
+pub async fn serve_with(
+    limits: ServerLimits,
+    listener: TcpListener,
+    ctx: Arc<AppContext>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     tokio::pin!(shutdown);
+    let ids = Arc::new(RequestIds::new());
+    let max_connections = limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (stopping, stop) = watch::channel(false);
     loop {
-        let (stream, _) = tokio::select! {
+        // At the cap, wait for a connection to close before accepting another: the kernel's
+        // backlog holds the rest.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("BUG: the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors and the like: keep serving the connections we have.
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
-        let ctx = Arc::clone(&ctx);
+        let connection = Connection {
+            ctx: Arc::clone(&ctx),
+            ids: Arc::clone(&ids),
+            client_ip: ClientIp(peer.ip().to_string()),
+            limits,
+        };
+        let stop = stop.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let ctx = Arc::clone(&ctx);
-                async move {
-                    let response = handle_incoming(&ctx, request).await;
-                    Ok::<_, std::convert::Infallible>(response.map(|b| Full::new(Bytes::from(b))))
+            connection.serve(stream, stop).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: answering the requests in flight");
+    let _ = stopping.send(true);
+    // Every connection holds a slot until it is done: all slots back means all finished.
+    let all = u32::try_from(max_connections).expect("BUG: MAX_PERMITS fits in u32");
+    if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still in flight after the grace period");
+    }
+    Ok(())
+}
+
+/// One accepted connection and what its requests share.
+struct Connection {
+    ctx: Arc<AppContext>,
+    ids: Arc<RequestIds>,
+    client_ip: ClientIp,
+    limits: ServerLimits,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 on `stream` until the client or the idle timer closes it, or until
+    /// `stop` says the server is shutting down and the request in flight is answered.
+    async fn serve(self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+        let Self {
+            ctx,
+            ids,
+            client_ip,
+            limits,
+        } = self;
+        // Requests being handled, and when the last one was answered (or the connection
+        // accepted): the idle timer runs only while none is in flight.
+        let busy = Arc::new(Busy::new());
+        let tracked = Arc::clone(&busy);
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            let ctx = Arc::clone(&ctx);
+            let id = ids.next();
+            // The id goes back as `X-Request-Id`, so a caller can quote it.
+            let id_header = http::HeaderValue::from_str(&id.0).ok();
+            request.extensions_mut().insert(id);
+            request.extensions_mut().insert(client_ip.clone());
+            let in_flight = Busy::enter(&tracked);
+            async move {
+                let mut response = handle_incoming(&ctx, request).await;
+                drop(in_flight);
+                if let Some(id) = id_header {
+                    response.headers_mut().insert("x-request-id", id);
                 }
-            });
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                Ok::<_, std::convert::Infallible>(response.map(|b| Full::new(Bytes::from(b))))
+            }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        let mut closing = false;
+        loop {
+            let idle_until = busy.idle_since().map(|since| since + limits.idle_timeout);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = busy.changed() => {}
+                () = sleep_until(idle_until), if !closing && idle_until.is_some() => {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                _ = stop.wait_for(|stopping| *stopping), if !closing => {
+                    // Answers the request in flight, if any, then closes.
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// `None` sleeps forever.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A connection's requests in flight, and since when it has had none.
+struct Busy {
+    state: std::sync::Mutex<(usize, tokio::time::Instant)>,
+    changed: tokio::sync::Notify,
+}
+
+impl Busy {
+    fn new() -> Self {
+        Self {
+            state: std::sync::Mutex::new((0, tokio::time::Instant::now())),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Counts a request in flight until the guard is dropped.
+    fn enter(busy: &Arc<Self>) -> InFlight {
+        busy.update(|(count, _)| *count += 1);
+        InFlight(Arc::clone(busy))
+    }
+
+    fn update(&self, change: impl FnOnce(&mut (usize, tokio::time::Instant))) {
+        change(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+        self.changed.notify_one();
+    }
+
+    /// When the connection last became idle, or `None` while a request is in flight.
+    fn idle_since(&self) -> Option<tokio::time::Instant> {
+        let (count, since) = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (count == 0).then_some(since)
+    }
+
+    async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
+/// One request in flight on a connection.
+struct InFlight(Arc<Busy>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.update(|(count, since)| {
+            *count -= 1;
+            *since = tokio::time::Instant::now();
         });
     }
 }

@@ -754,13 +754,13 @@ async fn cross_site_requests_get_403_and_same_site_ones_pass() {
             200,
         ),
         (
-            "forwarded proto and host",
+            "forwarded proto and host from a client",
             vec![
                 ("origin", "https://api.example.com"),
                 ("x-forwarded-proto", "https"),
                 ("x-forwarded-host", "api.example.com:443"),
             ],
-            200,
+            403,
         ),
         (
             "allowed origin, cross-site",
@@ -782,6 +782,91 @@ async fn cross_site_requests_get_403_and_same_site_ones_pass() {
         if expected == 403 {
             assert_eq!(response.json(), error_body(403, FORBIDDEN, None), "{why}");
         }
+    }
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_when_the_server_is_told_a_proxy_sets_them() {
+    let spoofed = [
+        ("origin", "https://evil.example"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+    ];
+    // (why, TRUST_FORWARDED_HEADERS, forwarding headers, Origin, expected status)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str, u16);
+    let cases: [Case; 6] = [
+        (
+            "a client's spoofed forwarding headers",
+            "false",
+            &spoofed,
+            "",
+            403,
+        ),
+        ("the same, by default", "", &spoofed, "", 403),
+        (
+            "the proxy's host, as the proxy forwards it",
+            "true",
+            &[
+                ("x-forwarded-host", "app.proxy.example"),
+                ("x-forwarded-proto", "https"),
+            ],
+            "https://app.proxy.example",
+            200,
+        ),
+        (
+            "behind a proxy, the forwarded host is the request's own",
+            "true",
+            &[("x-forwarded-host", "app.proxy.example")],
+            "own",
+            403,
+        ),
+        (
+            "untrusted forwarding headers leave the Host header's origin",
+            "false",
+            &[("x-forwarded-host", "evil.example")],
+            "own",
+            200,
+        ),
+        (
+            "an untrusted X-Forwarded-Proto does not make the origin https",
+            "false",
+            &[("x-forwarded-proto", "https")],
+            "own https",
+            403,
+        ),
+    ];
+    for (why, trust, forwarding, origin, expected) in cases {
+        let app = spawn_app_with(config(&[("TRUST_FORWARDED_HEADERS", trust)])).await;
+        let user = app.seed("a@example.com", "old-password").await;
+        let origin = match origin {
+            "own" => format!("http://{}", app.host),
+            "own https" => format!("https://{}", app.host),
+            other => other.to_owned(),
+        };
+        let mut headers = vec![
+            ("cookie", user.cookie.as_str()),
+            ("content-type", "application/json"),
+            ("origin", origin.as_str()),
+        ];
+        headers.extend_from_slice(forwarding);
+        let response = app
+            .request(
+                "PATCH",
+                &format!("/api/users/{}", user.id),
+                &headers,
+                r#"{"email":"b@example.com"}"#,
+            )
+            .await;
+        let body = if expected == 200 {
+            json!({"user": {"id": user.id, "primary_email": "b@example.com"}})
+        } else {
+            error_body(403, FORBIDDEN, None)
+        };
+        assert_eq!(
+            (response.status, response.json()),
+            (expected, body),
+            "{why}"
+        );
     }
 }
 
@@ -1033,6 +1118,351 @@ async fn a_store_that_cannot_be_reached_gets_500_without_details() {
 }
 
 #[tokio::test]
+async fn a_request_past_its_deadline_gets_500_while_the_store_still_retries() {
+    // Every DynamoDB call answers after 1.9 s with a retryable failure: left alone, the SDK's
+    // and the store's retries would take far longer than the deadline.
+    let dynamo = common::slow_dynamo::SlowDynamo::start().await;
+    let store = unreachable_dynamo_store(dynamo.port).await;
+    let app = spawn_app_over(
+        config(&[("REQUEST_DEADLINE_MS", "3000")]),
+        std::sync::Arc::new(store),
+        None,
+    )
+    .await;
+    let cookie = app.cookie_for(1, "a@example.com", 1);
+
+    let started = std::time::Instant::now();
+    let response = app.patch(1, &cookie, r#"{"email":"b@example.com"}"#).await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(
+        (response.status, response.json()),
+        (500, error_body(500, "Internal server error.", None))
+    );
+    assert_eq!(
+        response.text,
+        r#"{"statusCode":500,"statusMessage":"Internal Server Error.","message":"Internal server error."}"#
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(2_900)
+            && elapsed < std::time::Duration::from_millis(4_000),
+        "answered at the 3 s deadline: {elapsed:?}"
+    );
+    assert!(
+        dynamo.calls() >= 2,
+        "the store was still retrying when the deadline passed: {} calls",
+        dynamo.calls()
+    );
+}
+
+/// A memory store whose updates wait `before` the write and `after` it (an answer lost on
+/// the way back).
+struct SlowStore {
+    inner: std::sync::Arc<neptun_users::store::MemoryStore>,
+    before: std::time::Duration,
+    after: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl neptun_users::UserStore for SlowStore {
+    async fn create_user(
+        &self,
+        email: &neptun_users::domain::Email,
+        hash: &password::PasswordHash,
+        now: i64,
+    ) -> Result<neptun_users::store::StoredUser, neptun_users::StoreError> {
+        self.inner.create_user(email, hash, now).await
+    }
+
+    async fn update_user(
+        &self,
+        patch: &neptun_users::store::UserPatch,
+    ) -> Result<neptun_users::store::Updated, neptun_users::StoreError> {
+        tokio::time::sleep(self.before).await;
+        let updated = self.inner.update_user(patch).await;
+        tokio::time::sleep(self.after).await;
+        updated
+    }
+
+    async fn get_user(
+        &self,
+        id: neptun_users::domain::UserId,
+    ) -> Result<Option<neptun_users::store::StoredUser>, neptun_users::StoreError> {
+        self.inner.get_user(id).await
+    }
+
+    async fn import_user(
+        &self,
+        user: &neptun_users::store::StoredUser,
+    ) -> Result<neptun_users::store::Imported, neptun_users::StoreError> {
+        self.inner.import_user(user).await
+    }
+
+    async fn record_failed_attempt(
+        &self,
+        id: neptun_users::domain::UserId,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<u32, neptun_users::StoreError> {
+        self.inner
+            .record_failed_attempt(id, now_ms, window_ms)
+            .await
+    }
+
+    async fn reserve_ids_through(
+        &self,
+        id: neptun_users::domain::UserId,
+    ) -> Result<(), neptun_users::StoreError> {
+        self.inner.reserve_ids_through(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_write_cut_off_by_the_deadline_has_landed_whole_or_not_at_all() {
+    use std::time::Duration;
+    let long = Duration::from_secs(3);
+    let cases = [
+        (
+            "the store is slow to write",
+            long,
+            Duration::ZERO,
+            "a@example.com",
+        ),
+        (
+            "the store's answer is slow to come back",
+            Duration::ZERO,
+            long,
+            "b@example.com",
+        ),
+    ];
+    for (why, before, after, stored_email) in cases {
+        let memory = std::sync::Arc::new(neptun_users::store::MemoryStore::new());
+        let store = SlowStore {
+            inner: memory.clone(),
+            before,
+            after,
+        };
+        let app = spawn_app_over(
+            config(&[("REQUEST_DEADLINE_MS", "800")]),
+            std::sync::Arc::new(store),
+            Some(memory.clone()),
+        )
+        .await;
+        let user = app.seed("a@example.com", "seeded-password-1").await;
+
+        let started = std::time::Instant::now();
+        let response = app
+            .patch(
+                user.id,
+                &user.cookie,
+                r#"{"email":"b@example.com","password":"changed-password-1"}"#,
+            )
+            .await;
+
+        assert_eq!(
+            (response.status, response.json()),
+            (500, error_body(500, "Internal server error.", None)),
+            "{why}"
+        );
+        assert!(started.elapsed() < long, "{why}: {:?}", started.elapsed());
+        // Give a write that was still pending every chance to land, then look behind.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stored = app.stored(user.id).await;
+        let landed = stored.email.as_str() == "b@example.com";
+        assert_eq!(stored.email.as_str(), stored_email, "{why}");
+        assert_eq!(
+            password::verify("changed-password-1", &stored.password_hash),
+            landed,
+            "{why}: the password landed with the email or not at all"
+        );
+        assert_eq!(stored.session_version, 1 + u64::from(landed), "{why}");
+        assert_eq!(
+            memory.claims(),
+            [(
+                stored_email.to_owned(),
+                neptun_users::domain::UserId::new(user.id).unwrap()
+            )],
+            "{why}: exactly the stored address is claimed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_request_line_says_whose_session_what_happened_and_which_request() {
+    let app = spawn_app().await;
+    let a = app.seed("a@example.com", "password-of-a").await;
+    let b = app.seed("b@example.com", "password-of-b").await;
+    let expired = app.cookie_of(&app.keys.issue(
+        neptun_users::domain::UserId::new(a.id).unwrap(),
+        &a.email,
+        1,
+        unix_now() - 120,
+        Some(60),
+    ));
+    let forged = format!("{}A", a.cookie);
+    let revoked = app.cookie_for(a.id, &a.email, 7);
+    let unauthorized = error_body(401, "Unauthorized", None);
+    let forbidden = error_body(403, FORBIDDEN, None);
+    let email = r#"{"email":"new-a@example.com"}"#;
+    let both = r#"{"email":"new-a@example.com","password":"new-password-a"}"#;
+    // (why, cookie, path's user, Origin, body, status, body, outcome, session's user)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        u64,
+        &'a str,
+        &'a str,
+        u16,
+        Value,
+        &'a str,
+        Option<u64>,
+    );
+    let cases: [Case; 8] = [
+        (
+            "no cookie",
+            "",
+            a.id,
+            "",
+            email,
+            401,
+            unauthorized.clone(),
+            "session_missing",
+            None,
+        ),
+        (
+            "another cookie only",
+            "theme=dark",
+            a.id,
+            "",
+            email,
+            401,
+            unauthorized.clone(),
+            "session_missing",
+            None,
+        ),
+        (
+            "a forged cookie",
+            &forged,
+            a.id,
+            "",
+            email,
+            401,
+            unauthorized.clone(),
+            "session_invalid",
+            None,
+        ),
+        (
+            "an expired cookie",
+            &expired,
+            a.id,
+            "",
+            email,
+            401,
+            unauthorized.clone(),
+            "session_expired",
+            None,
+        ),
+        (
+            "a revoked session",
+            &revoked,
+            a.id,
+            "",
+            email,
+            401,
+            unauthorized.clone(),
+            "session_revoked",
+            Some(a.id),
+        ),
+        (
+            "a's session on b's record",
+            &a.cookie,
+            b.id,
+            "",
+            email,
+            403,
+            forbidden.clone(),
+            "forbidden_other_user",
+            Some(a.id),
+        ),
+        (
+            "a cross-site request",
+            &a.cookie,
+            a.id,
+            "https://evil.example",
+            email,
+            403,
+            forbidden.clone(),
+            "forbidden_cross_site",
+            Some(a.id),
+        ),
+        (
+            "a change of both credentials",
+            &a.cookie,
+            a.id,
+            "",
+            both,
+            200,
+            json!({"user": {"id": a.id, "primary_email": "new-a@example.com"}}),
+            "ok",
+            Some(a.id),
+        ),
+    ];
+    for (why, cookie, path_user, origin, body, status, expected, outcome, user_id) in cases {
+        let path = format!("/api/users/{path_user}");
+        let headers = [
+            ("cookie", cookie),
+            ("content-type", "application/json"),
+            ("origin", origin),
+        ];
+        let response = app.request("PATCH", &path, &headers, body).await;
+
+        assert_eq!(
+            (response.status, response.json()),
+            (status, expected),
+            "{why}"
+        );
+        let request_id = response.header("x-request-id").expect("an X-Request-Id");
+        assert!(
+            request_id.len() == 16 && request_id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{why}: {request_id}"
+        );
+        let lines = logged("request", request_id);
+        assert_eq!(lines.len(), 1, "{why}: one request line: {lines:?}");
+        let line = &lines[0];
+        assert_eq!(line["outcome"], outcome, "{why}: {line}");
+        assert_eq!(line["status"], status, "{why}: {line}");
+        assert_eq!(line["user_id"], json!(user_id), "{why}: {line}");
+        assert_eq!(line["client_ip"], "127.0.0.1", "{why}: {line}");
+        assert_eq!(line["path"], path, "{why}: {line}");
+        let changed = logged("credential_changed", request_id);
+        if status == 200 {
+            assert_eq!(changed.len(), 1, "{why}: {changed:?}");
+            assert_eq!(changed[0]["fields"], "email,password", "{why}");
+            assert_eq!(changed[0]["user_id"], a.id, "{why}");
+        } else {
+            assert!(changed.is_empty(), "{why}: nothing changed: {changed:?}");
+        }
+    }
+    let other = app
+        .request(
+            "PATCH",
+            &format!("/api/users/{}", b.id),
+            &[("cookie", &b.cookie), ("content-type", "application/json")],
+            r#"{"email":"new-b@example.com"}"#,
+        )
+        .await;
+    let id = other.header("x-request-id").unwrap();
+    assert_eq!(logged("credential_changed", id)[0]["fields"], "email");
+    assert_ne!(
+        Some(id),
+        app.request("PATCH", "/api/users/1", &[], "")
+            .await
+            .header("x-request-id"),
+        "every request has its own id"
+    );
+}
+
+#[tokio::test]
 async fn logs_hold_no_password_cookie_hash_or_secret() {
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "seeded-password-1").await;
@@ -1065,7 +1495,7 @@ async fn logs_hold_no_password_cookie_hash_or_secret() {
     );
     let logs = captured_logs();
     assert!(
-        logs.contains(r#""outcome":"unauthorized""#)
+        logs.contains(r#""outcome":"session_revoked""#)
             && logs.contains(r#""fields":"email,password""#),
         "the request lines were captured"
     );
@@ -1402,4 +1832,165 @@ async fn a_nuxt_login_over_a_revoked_session_works_though_it_carries_the_old_ver
         (200, user_body(user.id, "b@example.com").as_str()),
         "the old version, but a login after the change"
     );
+}
+
+// The local server's own limits, on the wire: a slow or idle client cannot hold a
+// connection, and a shutdown answers the requests in flight before it returns.
+
+mod local_server {
+    use std::time::{Duration, Instant};
+
+    use neptun_users::server::ServerLimits;
+    use tokio::io::{AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    use super::common::raw_http::{read_response, read_until_closed};
+    use super::common::*;
+    use super::*;
+
+    async fn app_with(limits: ServerLimits) -> TestApp {
+        let memory = std::sync::Arc::new(neptun_users::store::MemoryStore::new());
+        spawn_app_limited(limits, config(&[]), memory.clone(), Some(memory)).await
+    }
+
+    #[tokio::test]
+    async fn a_client_trickling_its_header_is_disconnected_after_the_header_timeout() {
+        let timeout = Duration::from_millis(400);
+        let app = app_with(ServerLimits {
+            header_read_timeout: timeout,
+            idle_timeout: Duration::from_secs(30),
+            ..ServerLimits::default()
+        })
+        .await;
+        let (read, mut write) = TcpStream::connect(&app.host).await.unwrap().into_split();
+        let started = Instant::now();
+        // One byte of a header line every 50 ms, until the server stops taking them.
+        let trickle = async {
+            let head = b"PATCH /api/users/1 HTTP/1.1\r\nHost: a\r\nX-Slow: ";
+            let mut sent = write.write_all(head).await;
+            while sent.is_ok() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                sent = write.write_all(b"z").await;
+            }
+        };
+        let mut read = BufReader::new(read);
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::select! {
+                sent = read_until_closed(&mut read) => sent,
+                () = trickle => Vec::<u8>::new(),
+            }
+        })
+        .await
+        .expect("the server closed the connection");
+
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= timeout - Duration::from_millis(50) && elapsed < timeout * 4,
+            "closed after the header timeout: {elapsed:?}"
+        );
+        let sent = String::from_utf8_lossy(&closed);
+        assert!(
+            !sent.contains("HTTP/1.1 2") && !sent.contains("HTTP/1.1 4") || sent.contains(" 408 "),
+            "no answer but a timeout: {sent:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+        let idle = Duration::from_millis(400);
+        let app = app_with(ServerLimits {
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: idle,
+            ..ServerLimits::default()
+        })
+        .await;
+        let (read, mut write) = TcpStream::connect(&app.host).await.unwrap().into_split();
+        let mut read = BufReader::new(read);
+        let request = b"PATCH /api/users/1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+
+        // Two requests on one kept-alive connection, then silence.
+        for _ in 0..2 {
+            write.write_all(request).await.unwrap();
+            let response = read_response(&mut read).await.unwrap();
+            assert_eq!(
+                (
+                    response.status,
+                    serde_json::from_str::<Value>(&response.body).unwrap()
+                ),
+                (401, error_body(401, "Unauthorized", None))
+            );
+        }
+        let answered = Instant::now();
+        let rest = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut read))
+            .await
+            .expect("the server closed the idle connection");
+
+        let elapsed = answered.elapsed();
+        assert!(rest.is_empty(), "{rest:?}");
+        assert!(
+            elapsed >= idle - Duration::from_millis(50) && elapsed < idle * 4,
+            "closed after the idle timeout: {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_answers_the_request_in_flight_then_the_server_returns() {
+        let mut app = app_with(ServerLimits::default()).await;
+        let user = app.seed("a@example.com", "old-password").await;
+        let body = r#"{"email":"after-shutdown@example.com"}"#;
+        let (read, mut write) = TcpStream::connect(&app.host).await.unwrap().into_split();
+        let mut read = BufReader::new(read);
+        write
+            .write_all(
+                format!(
+                    "PATCH /api/users/{} HTTP/1.1\r\nHost: a\r\nCookie: {}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                    user.id,
+                    user.cookie,
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        // The interim answer comes when the handler starts reading the body: in flight.
+        let interim = read_response(&mut read).await.unwrap();
+        assert_eq!(interim.status, 100, "{interim:?}");
+
+        let mut served = app.shut_down();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut served)
+                .await
+                .is_err(),
+            "the server does not return while a request is in flight"
+        );
+        write.write_all(body.as_bytes()).await.unwrap();
+        let response = read_response(&mut read).await.unwrap();
+
+        assert_eq!(
+            (
+                response.status,
+                serde_json::from_str::<Value>(&response.body).unwrap()
+            ),
+            (
+                200,
+                json!({"user": {"id": user.id, "primary_email": "after-shutdown@example.com"}})
+            )
+        );
+        assert!(
+            response
+                .head
+                .to_ascii_lowercase()
+                .contains("connection: close"),
+            "the connection closes after its last answer: {}",
+            response.head
+        );
+        let result = tokio::time::timeout(Duration::from_secs(5), served)
+            .await
+            .expect("the server returned once it had answered");
+        assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+        assert!(
+            TcpStream::connect(&app.host).await.is_err(),
+            "no connection is accepted any more"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -54,7 +55,7 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
     panic!("serve exited before listening: {:?}", served.lines);
 }
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(args).env_remove("SESSION_SECRET");
     for (name, value) in env {
@@ -168,6 +169,64 @@ async fn session_mint_makes_a_cookie_the_server_accepts() {
     );
 }
 
+#[tokio::test]
+async fn serve_stops_on_sigterm_with_status_0_after_answering_the_request_in_flight() {
+    use tokio::io::{AsyncWriteExt as _, BufReader};
+    let mut served = serve(&["--seed", "a@example.com:password-a"], &[]);
+    let cookie = served.lines[0]["cookie"].as_str().unwrap().to_owned();
+    let host = served.url.trim_start_matches("http://").to_owned();
+    let body = r#"{"email":"sigterm@example.com"}"#;
+    let (read, mut write) = tokio::net::TcpStream::connect(&host)
+        .await
+        .unwrap()
+        .into_split();
+    let mut read = BufReader::new(read);
+    write
+        .write_all(
+            format!(
+                "PATCH /api/users/1 HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // `100 Continue` comes when the handler starts reading the body: the request is in flight.
+    let interim = common::raw_http::read_response(&mut read).await.unwrap();
+    assert_eq!(interim.status, 100, "{interim:?}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    write.write_all(body.as_bytes()).await.unwrap();
+    let response = common::raw_http::read_response(&mut read).await.unwrap();
+
+    assert_eq!(
+        (
+            response.status,
+            serde_json::from_str::<Value>(&response.body).unwrap()
+        ),
+        (
+            200,
+            json!({"user": {"id": 1, "primary_email": "sigterm@example.com"}})
+        )
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "serve exits after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
 #[test]
 fn session_mint_refuses_a_missing_or_short_secret() {
     let cases: [(&[(&str, &str)], &str); 2] = [
@@ -225,6 +284,33 @@ fn bad_arguments_print_the_usage_and_exit_2() {
     let (code, stdout, _) = run(&["--help"], &[]);
     assert_eq!(code, 0);
     assert!(stdout.contains("session mint"));
+}
+
+#[test]
+fn arguments_that_are_not_utf8_print_the_usage_and_exit_2() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let cases: [(&[&[u8]], &str); 3] = [
+        (
+            &[b"session", b"mint", b"--email", b"\xff", b"--user-id", b"1"],
+            "error: the value of --email (argument 4) is not valid UTF-8",
+        ),
+        (
+            &[b"serve", b"--addr=127.0.0.1:\xff"],
+            "error: the value of --addr (argument 2) is not valid UTF-8",
+        ),
+        (&[b"\xc3\x28"], "error: argument 1 is not valid UTF-8"),
+    ];
+    for (words, expected) in cases {
+        let args: Vec<&OsStr> = words.iter().map(|w| OsStr::from_bytes(w)).collect();
+        let (code, stdout, stderr) = run(&args, &[("SESSION_SECRET", SECRET)]);
+        assert_eq!(code, 2, "{words:?}: {stderr}");
+        assert!(stdout.is_empty(), "{words:?}: {stdout}");
+        assert!(
+            stderr.starts_with(expected) && stderr.contains("usage:"),
+            "{words:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{words:?}: {stderr}");
+    }
 }
 
 #[test]

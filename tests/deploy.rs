@@ -97,7 +97,17 @@ fn function_url_event(id: &str, cookie: &str, body: &str) -> Value {
 }
 
 fn start_lambda(api: &RuntimeApi, env: &[(String, String)]) -> Running {
-    let mut command = Command::new(LAMBDA);
+    start_lambda_as(Command::new(LAMBDA), api, env, Stdio::null())
+}
+
+/// Runs `command` (the Lambda binary, or an emulator running another build of it) as Lambda
+/// would, with its stderr going to `stderr`.
+fn start_lambda_as(
+    mut command: Command,
+    api: &RuntimeApi,
+    env: &[(String, String)],
+    stderr: Stdio,
+) -> Running {
     command
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "neptun-users")
@@ -106,7 +116,7 @@ fn start_lambda(api: &RuntimeApi, env: &[(String, String)]) -> Running {
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -241,8 +251,67 @@ async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
     ));
 }
 
+#[tokio::test]
+async fn the_lambda_binary_takes_its_own_host_from_api_gateway_not_from_headers() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+    let domain = event("apigw_v2.json")["requestContext"]["domainName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let real = format!("https://{domain}");
+    // (why, Origin, expected status)
+    let cases = [
+        (
+            "an Origin equal to the spoofed host",
+            "https://evil.example",
+            403,
+        ),
+        ("an Origin equal to API Gateway's host", real.as_str(), 200),
+    ];
+    let mut cookie = user.cookie.clone();
+    for (i, (why, origin, expected)) in cases.into_iter().enumerate() {
+        let address = format!("origin{i}@example.com");
+        let mut event = v2_event(&id, &cookie, &json!({ "email": address }).to_string());
+        event["headers"]["x-forwarded-host"] = json!("evil.example");
+        event["headers"]["x-forwarded-proto"] = json!("https");
+        event["headers"]["origin"] = json!(origin);
+        let response = api.invoke(event).await.unwrap();
+
+        assert_eq!(response["statusCode"], expected, "{why}: {response}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        if expected == 200 {
+            assert_eq!(
+                body,
+                json!({"user": {"id": user.id, "primary_email": address}}),
+                "{why}"
+            );
+            cookie = lambda_set_cookie(&response)
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+        } else {
+            assert_eq!(
+                body,
+                json!({"statusCode": 403, "statusMessage": "Forbidden.", "message": "You do not have access to this resource."}),
+                "{why}"
+            );
+        }
+    }
+}
+
 /// Starts the Vercel binary on a free port and waits until it accepts connections.
 async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
+    start_vercel_logging_to(env, Stdio::null()).await
+}
+
+/// [`start_vercel`], with the binary's stderr going to `stderr`.
+async fn start_vercel_logging_to(env: &[(String, String)], stderr: Stdio) -> (Running, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -252,7 +321,7 @@ async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
     command
         .env("VERCEL_DEV_PORT", port.to_string())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -331,18 +400,48 @@ async fn the_vercel_binary_serves_both_url_forms() {
 fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
-    let cases: [(&str, Env, &str); 3] = [
-        (
-            "no secret",
-            vec![("AWS_REGION", "us-east-1")],
-            "SESSION_SECRET is not set",
-        ),
+    let region = ("AWS_REGION", "us-east-1");
+    let cases: [(&str, Env, &str); 8] = [
+        ("no secret", vec![region], "SESSION_SECRET is not set"),
         (
             "short secret",
-            vec![("AWS_REGION", "us-east-1"), ("SESSION_SECRET", "short")],
+            vec![region, ("SESSION_SECRET", "short")],
             "SESSION_SECRET is too short",
         ),
         ("no region", vec![good_secret], "no AWS region"),
+        (
+            "an allowed origin with a path",
+            vec![
+                region,
+                good_secret,
+                ("ALLOWED_ORIGINS", "https://app.example.com/short\""),
+            ],
+            "ALLOWED_ORIGINS",
+        ),
+        (
+            "an allowed origin that is null",
+            vec![
+                region,
+                good_secret,
+                ("ALLOWED_ORIGINS", "https://app.example.com,null"),
+            ],
+            "ALLOWED_ORIGINS",
+        ),
+        (
+            "a deadline of zero",
+            vec![region, good_secret, ("REQUEST_DEADLINE_MS", "0")],
+            "REQUEST_DEADLINE_MS",
+        ),
+        (
+            "a forwarding switch that is not a boolean",
+            vec![region, good_secret, ("TRUST_FORWARDED_HEADERS", "yes")],
+            "TRUST_FORWARDED_HEADERS",
+        ),
+        (
+            "cookies without Secure",
+            vec![region, good_secret, ("COOKIE_SECURE", "false")],
+            "COOKIE_SECURE",
+        ),
     ];
     for binary in [LAMBDA, VERCEL] {
         for (why, env, expected) in &cases {
@@ -442,4 +541,406 @@ async fn both_binaries_accept_and_refresh_the_nuxt_apps_sessions() {
         response.json::<Value>().await.unwrap(),
         json!({"user": {"id": user.id, "primary_email": "vercel-nuxt@example.com"}})
     );
+}
+
+/// A file in the temporary directory that a child process writes its stderr to (a pipe
+/// nobody reads would stall a child logging at `trace`); removed on drop.
+struct LogFile(std::path::PathBuf);
+
+impl LogFile {
+    fn new(name: &str) -> Self {
+        static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("neptun-{name}-{}-{n}.log", std::process::id()));
+        Self(path)
+    }
+
+    fn stdio(&self) -> Stdio {
+        Stdio::from(std::fs::File::create(&self.0).expect("create the log file"))
+    }
+
+    fn read(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.0).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Fails if `logs` hold any of `secrets` or an Argon2 hash; names the secret's start only.
+fn assert_no_secret_in(logs: &str, secrets: &[&str], why: &str) {
+    for secret in secrets.iter().chain(&["$argon2"]) {
+        assert!(
+            !logs.contains(secret),
+            "{why}: a secret was logged: {:.12}…",
+            secret
+        );
+    }
+}
+
+/// The filters that ask for everything, or for the runtime's own `trace` output:
+/// (`RUST_LOG`, `AWS_LAMBDA_LOG_LEVEL`).
+const TRACE_FILTERS: [(&str, &str); 3] = [
+    ("trace", ""),
+    ("info,lambda_runtime=trace,lambda_http=trace", ""),
+    ("warn", "TRACE"),
+];
+
+#[tokio::test]
+async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
+    for (filter, lambda_level) in TRACE_FILTERS {
+        let Some((user, mut env, app)) = deployment().await else {
+            return;
+        };
+        env.retain(|(name, _)| name != "RUST_LOG");
+        env.push(("RUST_LOG".into(), filter.into()));
+        if !lambda_level.is_empty() {
+            env.push(("AWS_LAMBDA_LOG_LEVEL".into(), lambda_level.into()));
+        }
+        let log = LogFile::new("lambda");
+        let api = RuntimeApi::start().await;
+        let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+        let id = user.id.to_string();
+        let body = r#"{"password":"trace-password-1"}"#;
+
+        let changed = api.invoke(v2_event(&id, &user.cookie, body)).await.unwrap();
+        let refused = api
+            .invoke(v1_event(
+                &id,
+                &user.cookie,
+                r#"{"password":"trace-password-2"}"#,
+            ))
+            .await
+            .unwrap();
+        drop(lambda);
+
+        assert_eq!(
+            (&changed["statusCode"], &refused["statusCode"]),
+            (&json!(200), &json!(401)),
+            "{filter}"
+        );
+        let logs = log.read();
+        assert!(
+            logs.contains(r#""outcome":"ok""#),
+            "{filter}: the request line was logged: {logs:.2000}"
+        );
+        let refreshed = lambda_set_cookie(&changed);
+        let stored = app.stored(user.id).await;
+        assert_no_secret_in(
+            &logs,
+            &[
+                "old-password",
+                "trace-password-1",
+                "trace-password-2",
+                SECRET,
+                user.cookie.trim_start_matches("neptun-session="),
+                refreshed
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim_start_matches("neptun-session="),
+                stored.password_hash.as_str(),
+            ],
+            filter,
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_vercel_binary_logs_no_password_cookie_or_secret_even_at_trace() {
+    let Some((user, mut env, app)) = deployment().await else {
+        return;
+    };
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "trace".into()));
+    let log = LogFile::new("vercel");
+    let (vercel, url) = start_vercel_logging_to(&env, log.stdio()).await;
+    let client = reqwest::Client::new();
+    let patch = |cookie: &str, body: &'static str| {
+        client
+            .patch(format!("{url}/api/users/{}", user.id))
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let changed = patch(&user.cookie, r#"{"password":"trace-password-1"}"#)
+        .await
+        .unwrap();
+    let status = changed.status();
+    let refreshed = changed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let refused = patch(&user.cookie, r#"{"password":"trace-password-2"}"#)
+        .await
+        .unwrap();
+    let refused_status = refused.status();
+    drop(vercel);
+
+    assert_eq!((status.as_u16(), refused_status.as_u16()), (200, 401));
+    let logs = log.read();
+    assert!(
+        logs.contains(r#""outcome":"ok""#),
+        "the request line was logged: {logs:.2000}"
+    );
+    let stored = app.stored(user.id).await;
+    assert_no_secret_in(
+        &logs,
+        &[
+            "old-password",
+            "trace-password-1",
+            "trace-password-2",
+            SECRET,
+            user.cookie.trim_start_matches("neptun-session="),
+            refreshed
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("neptun-session="),
+            stored.password_hash.as_str(),
+        ],
+        "vercel at trace",
+    );
+}
+
+/// The JSON log lines of a deployed binary whose message is `message`.
+fn logged_lines(logs: &str, message: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == message)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_lambda_binary_logs_lambdas_request_id_and_api_gateways_client_address() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // Lambda's own log level comes before RUST_LOG.
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.extend([
+        ("RUST_LOG".to_owned(), "error".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL".to_owned(), "INFO".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+    ]);
+    let log = LogFile::new("lambda-audit");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+    let id = user.id.to_string();
+    let mut v2 = v2_event(&id, &user.cookie, r#"{"email":"audit@example.com"}"#);
+    v2["requestContext"]["http"]["sourceIp"] = json!("198.51.100.7");
+    let cookie = lambda_set_cookie(&api.invoke(v2).await.unwrap());
+    let cookie = cookie.split(';').next().unwrap();
+    let v1 = api.invoke(v1_event("999", cookie, "{}")).await.unwrap();
+    let url = api.invoke(function_url_event(&id, "", "{}")).await.unwrap();
+    drop(lambda);
+
+    assert_eq!(
+        (&v1["statusCode"], &url["statusCode"]),
+        (&json!(403), &json!(401))
+    );
+    let logs = log.read();
+    let lines = logged_lines(&logs, "request");
+    // (Lambda's request id, the client address API Gateway saw, outcome, session's user)
+    let expected = [
+        ("request-0", "198.51.100.7", "ok", json!(user.id)),
+        (
+            "request-1",
+            "192.168.196.186",
+            "forbidden_other_user",
+            json!(user.id),
+        ),
+        ("request-2", "65.78.31.245", "session_missing", Value::Null),
+    ];
+    assert_eq!(lines.len(), expected.len(), "{logs}");
+    for (line, (request_id, client_ip, outcome, user_id)) in lines.iter().zip(expected) {
+        assert_eq!(line["request_id"], request_id, "{line}");
+        assert_eq!(line["client_ip"], client_ip, "{line}");
+        assert_eq!(line["outcome"], outcome, "{line}");
+        assert_eq!(line["user_id"], user_id, "{line}");
+    }
+    let changed = logged_lines(&logs, "credential_changed");
+    assert_eq!(changed.len(), 1, "{logs}");
+    assert_eq!(
+        (&changed[0]["fields"], &changed[0]["request_id"]),
+        (&json!("email"), &json!("request-0"))
+    );
+
+    // AWS_LAMBDA_LOG_FORMAT=Text: the same line, for people.
+    env.push(("AWS_LAMBDA_LOG_FORMAT".to_owned(), "Text".to_owned()));
+    let log = LogFile::new("lambda-text");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+    let response = api.invoke(function_url_event(&id, "", "{}")).await.unwrap();
+    drop(lambda);
+    assert_eq!(response["statusCode"], 401);
+    let logs = log.read();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("session_missing"))
+        .unwrap_or_else(|| panic!("a request line: {logs}"));
+    assert!(
+        !line.starts_with('{') && line.contains("request-0"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn the_vercel_binary_logs_vercels_request_id_and_client_address() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let mut env = env;
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "info".into()));
+    let log = LogFile::new("vercel-audit");
+    let (vercel, url) = start_vercel_logging_to(&env, log.stdio()).await;
+    let client = reqwest::Client::new();
+    // (x-vercel-id, x-real-ip, x-forwarded-for, the address logged)
+    let cases = [
+        (
+            "fra1::iad1::abc12-1",
+            "203.0.113.9",
+            "203.0.113.9",
+            "203.0.113.9",
+        ),
+        (
+            "fra1::iad1::abc12-2",
+            "",
+            "198.51.100.4, 10.0.0.1",
+            "198.51.100.4",
+        ),
+    ];
+    for (vercel_id, real_ip, forwarded_for, _) in cases {
+        let mut request = client
+            .patch(format!("{url}/api/users/{}", user.id))
+            .header("content-type", "application/json")
+            .header("x-vercel-id", vercel_id)
+            .header("x-forwarded-for", forwarded_for)
+            .body("{}");
+        if !real_ip.is_empty() {
+            request = request.header("x-real-ip", real_ip);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{vercel_id}");
+    }
+    drop(vercel);
+
+    let logs = log.read();
+    let lines = logged_lines(&logs, "request");
+    assert_eq!(lines.len(), cases.len(), "{logs}");
+    for (line, (vercel_id, _, _, client_ip)) in lines.iter().zip(cases) {
+        assert_eq!(line["request_id"], vercel_id, "{line}");
+        assert_eq!(line["client_ip"], client_ip, "{line}");
+        assert_eq!(line["outcome"], "session_missing", "{line}");
+    }
+}
+
+/// The release artifact as deployed (`scripts/smoke-arm64` builds it with cargo-lambda for
+/// arm64, plus the test-only `forced-panic` feature) under `qemu-aarch64`: the recorded
+/// events answer as from the debug build, and a panic while hashing answers the contract's
+/// 500 and leaves the function serving. Run by `scripts/smoke-arm64`, which sets
+/// `NEPTUN_LAMBDA_ARTIFACT`.
+#[tokio::test]
+#[ignore = "needs the arm64 release artifact and qemu-aarch64: scripts/smoke-arm64"]
+async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500() {
+    let artifact = std::env::var("NEPTUN_LAMBDA_ARTIFACT")
+        .expect("NEPTUN_LAMBDA_ARTIFACT names the arm64 bootstrap (scripts/smoke-arm64)");
+    let sysroot = std::env::var("NEPTUN_ARM64_SYSROOT")
+        .unwrap_or_else(|_| "/usr/aarch64-linux-gnu".to_owned());
+    let Some((user, env, app)) = deployment().await else {
+        panic!("the arm64 smoke run needs the DynamoDB emulator");
+    };
+    let api = RuntimeApi::start().await;
+    let mut qemu = Command::new("qemu-aarch64");
+    qemu.args(["-L", &sysroot, &artifact]);
+    let _lambda = start_lambda_as(qemu, &api, &env, Stdio::inherit());
+    let id = user.id.to_string();
+    type MakeEvent = fn(&str, &str, &str) -> Value;
+    let panic_body =
+        json!({ "password": neptun_users::password::FORCED_PANIC_PASSWORD }).to_string();
+    // (why, event, body, status, expected body; None: the updated user)
+    let cases: [(&str, MakeEvent, String, u16, Option<Value>); 6] = [
+        (
+            "HTTP API v2",
+            v2_event,
+            json!({"email": "arm64-v2@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "REST API v1",
+            v1_event,
+            json!({"email": "arm64-v1@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "Function URL",
+            function_url_event,
+            json!({"password": "arm64-password-1"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "a panic while hashing",
+            v2_event,
+            panic_body,
+            500,
+            Some(
+                json!({"statusCode": 500, "statusMessage": "Internal Server Error.", "message": "Internal server error."}),
+            ),
+        ),
+        (
+            "the function still serves after the panic",
+            v2_event,
+            json!({"email": "arm64-after@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "bad JSON",
+            v1_event,
+            "{".to_owned(),
+            400,
+            Some(
+                json!({"statusCode": 400, "statusMessage": "Bad Request.", "message": "Invalid JSON body"}),
+            ),
+        ),
+    ];
+    let mut cookie = user.cookie.clone();
+    let mut email = user.email.clone();
+    for (why, make, body, status, expected) in cases {
+        let response = api
+            .invoke(make(&id, &cookie, &body))
+            .await
+            .unwrap_or_else(|e| panic!("{why}: error {e}"));
+
+        assert_eq!(response["statusCode"], status, "{why}: {response}");
+        let answered: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        if let Some(new) = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|b| b["email"].as_str().map(str::to_owned))
+            .filter(|_| status == 200)
+        {
+            email = new;
+        }
+        let expected =
+            expected.unwrap_or_else(|| json!({"user": {"id": user.id, "primary_email": email}}));
+        assert_eq!(answered, expected, "{why}");
+        if status == 200 {
+            cookie = lambda_set_cookie(&response)
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+    }
+    assert!(neptun_users::password::verify(
+        "arm64-password-1",
+        &app.stored(user.id).await.password_hash
+    ));
 }

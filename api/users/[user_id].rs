@@ -4,19 +4,20 @@
 
 use std::process::ExitCode;
 
-use neptun_users::context::Scheme;
+use neptun_users::context::{ForwardedHeaders, Scheme};
 use neptun_users::{deploy, server, telemetry};
 use vercel_runtime::{Error, Request, Response, ResponseBody};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init(true);
-    let starting = match deploy::init(Scheme::Https).await {
+    let starting = match deploy::init(Scheme::Https, ForwardedHeaders::Trusted).await {
         Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };
-    let handler = vercel_runtime::service_fn(move |request: Request| {
+    let handler = vercel_runtime::service_fn(move |mut request: Request| {
         let starting = starting.clone();
+        server::tag_vercel_request(&mut request);
         async move {
             let ctx = starting.ready().await;
             let response = server::handle_incoming(&ctx, request).await;

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use neptun_users::context::Scheme;
+use neptun_users::context::{ForwardedHeaders, Scheme};
 use neptun_users::{deploy, lambda, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init(true);
-    let starting = match deploy::init(Scheme::Https).await {
+    telemetry::init_lambda();
+    let starting = match deploy::init(Scheme::Https, ForwardedHeaders::Ignored).await {
         Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };

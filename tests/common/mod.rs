@@ -8,7 +8,9 @@
 
 pub mod dynamo;
 pub mod openapi;
+pub mod raw_http;
 pub mod runtime_api;
+pub mod slow_dynamo;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::Hasher;
+use neptun_users::server::ServerLimits;
 use neptun_users::session::{Session, unix_now, unix_now_ms};
 use neptun_users::store::{DynamoStore, MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, SessionKeys};
@@ -53,8 +56,9 @@ pub fn nuxt_login_cookie(password: &str, id: u64, email: &str, logged_in_at_ms: 
     format!("neptun-session={sealed}")
 }
 
-/// Everything every server in this test process logged, at `debug` for all crates: the suite
-/// checks that no secret it handled ever appears here.
+/// Everything every server in this test process logged, at `trace` for all crates (less what
+/// the programs themselves never let through): the suite checks that no secret it handled
+/// ever appears here.
 static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
 struct LogSink;
@@ -73,16 +77,33 @@ impl std::io::Write for LogSink {
 }
 
 fn capture_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(|| LogSink)
-        .json()
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(|| LogSink),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with(neptun_users::telemetry::without_dependency_trace())
         .try_init();
 }
 
 /// Everything logged so far in this test process.
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+/// The fields of every captured log event whose message is `message` and whose `request_id`
+/// is `request_id` (the local server answers with it as `X-Request-Id`).
+pub fn logged(message: &str, request_id: &str) -> Vec<Value> {
+    captured_logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|line| line["fields"].clone())
+        .filter(|fields| fields["message"] == message && fields["request_id"] == request_id)
+        .collect()
 }
 
 /// Fails if any of `secrets` (or any Argon2 PHC string) was ever logged. One pass over the
@@ -114,6 +135,7 @@ pub struct TestApp {
     /// logs when the app is dropped.
     secrets: std::sync::Mutex<Vec<String>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -253,6 +275,16 @@ pub async fn spawn_app_over(
     store: Arc<dyn UserStore>,
     memory: Option<Arc<MemoryStore>>,
 ) -> TestApp {
+    spawn_app_limited(ServerLimits::default(), config, store, memory).await
+}
+
+/// Starts the server with `limits` (tests shorten its timeouts) over a given store.
+pub async fn spawn_app_limited(
+    limits: ServerLimits,
+    config: Config,
+    store: Arc<dyn UserStore>,
+    memory: Option<Arc<MemoryStore>>,
+) -> TestApp {
     capture_logs();
     let keys = SessionKeys::new(&config);
     let secrets = config.session.all();
@@ -261,9 +293,14 @@ pub async fn spawn_app_over(
         .await
         .expect("bind port 0");
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(neptun_users::server::serve(listener, ctx, async {
-        let _ = stopped.await;
-    }));
+    let served = tokio::spawn(neptun_users::server::serve_with(
+        limits,
+        listener,
+        ctx,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     TestApp {
         base_url: format!("http://{addr}"),
         host: addr.to_string(),
@@ -273,10 +310,19 @@ pub async fn spawn_app_over(
         client: reqwest::Client::new(),
         secrets: std::sync::Mutex::new(secrets),
         shutdown: Some(shutdown),
+        served: Some(served),
     }
 }
 
 impl TestApp {
+    /// Signals the server to shut down; the handle ends when the server has stopped.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.served.take().expect("shut down once")
+    }
+
     /// Records a secret this test handled, to be looked for in the logs.
     fn remember(&self, secret: &str) {
         let secret = secret.split(';').next().unwrap_or_default();
