@@ -91,6 +91,8 @@ pub struct Config {
     /// Whether the local server believes `X-Forwarded-Host`/`-Proto` (a reverse proxy in front
     /// of it sets them); the deployed doors decide for themselves.
     pub trust_forwarded_headers: bool,
+    /// `REQUIRE_CURRENT_PASSWORD`: every update must carry a verified `current_password`.
+    pub require_current_password: bool,
 }
 
 impl fmt::Debug for Config {
@@ -110,6 +112,7 @@ impl fmt::Debug for Config {
             .field("cookie_secure", &self.cookie_secure)
             .field("request_deadline", &self.request_deadline)
             .field("trust_forwarded_headers", &self.trust_forwarded_headers)
+            .field("require_current_password", &self.require_current_password)
             .finish()
     }
 }
@@ -141,11 +144,7 @@ impl Config {
         let users_table = lookup("USERS_TABLE")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_TABLE.to_owned());
-        let cookie_secure = match lookup("COOKIE_SECURE").as_deref().map(str::trim) {
-            None | Some("") | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(_) => return Err(ConfigError("COOKIE_SECURE must be true or false".into())),
-        };
+        let cookie_secure = switch(&lookup, "COOKIE_SECURE", true)?;
         let allowed_origins = list(lookup("ALLOWED_ORIGINS"));
         if !allowed_origins.iter().all(|entry| is_origin(entry)) {
             return Err(ConfigError(
@@ -158,16 +157,8 @@ impl Config {
             DEFAULT_REQUEST_DEADLINE_MS,
             "a positive number of milliseconds",
         )?);
-        let trust_forwarded_headers =
-            match lookup("TRUST_FORWARDED_HEADERS").as_deref().map(str::trim) {
-                None | Some("") | Some("false") | Some("0") => false,
-                Some("true") | Some("1") => true,
-                Some(_) => {
-                    return Err(ConfigError(
-                        "TRUST_FORWARDED_HEADERS must be true or false".into(),
-                    ));
-                }
-            };
+        let trust_forwarded_headers = switch(&lookup, "TRUST_FORWARDED_HEADERS", false)?;
+        let require_current_password = switch(&lookup, "REQUIRE_CURRENT_PASSWORD", false)?;
         Ok(Self {
             session,
             session_ttl_seconds,
@@ -177,7 +168,22 @@ impl Config {
             cookie_secure,
             request_deadline,
             trust_forwarded_headers,
+            require_current_password,
         })
+    }
+}
+
+/// A `true`/`false` (or `1`/`0`) setting; unset or empty is `default`.
+fn switch(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match lookup(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(_) => Err(ConfigError(format!("{name} must be true or false"))),
     }
 }
 

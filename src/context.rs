@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::credentials::{Clock, UserTurns};
 use crate::password::Hasher;
 use crate::session::SessionKeys;
 use crate::store::UserStore;
@@ -57,6 +58,10 @@ pub struct AppContext {
     /// Whether the door's platform sets the forwarding headers; from `TRUST_FORWARDED_HEADERS`
     /// unless the door says otherwise ([`AppContext::with_forwarded_headers`]).
     pub forwarded_headers: ForwardedHeaders,
+    /// The time requests are judged by (tests move it).
+    pub clock: Arc<Clock>,
+    /// One credential check per user at a time.
+    pub turns: UserTurns,
 }
 
 impl AppContext {
@@ -80,6 +85,8 @@ impl AppContext {
             hasher: Hasher::per_core(),
             scheme,
             forwarded_headers,
+            clock: Arc::default(),
+            turns: UserTurns::default(),
         }
     }
 

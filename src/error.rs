@@ -29,6 +29,14 @@ pub enum ApiError {
     MethodNotAllowed,
     /// The new email already belongs to another user.
     EmailTaken,
+    /// `current_password` does not verify against the stored hash.
+    WrongCurrentPassword,
+    /// Too many wrong `current_password` for this user lately; try again after this many
+    /// seconds (`Retry-After`).
+    TooManyAttempts {
+        /// Whole seconds until the lock ends, at least 1.
+        retry_after_secs: u64,
+    },
     /// The body is larger than [`crate::MAX_BODY_BYTES`].
     PayloadTooLarge,
     /// The Content-Type is not `application/json`.
@@ -40,6 +48,8 @@ pub enum ApiError {
     /// The path is not `/api/users/{user_id}` (the local server serves only this route).
     NoRoute,
 }
+
+const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect.";
 
 /// Why a request has no session. Every reason answers the same 401: a caller learns nothing
 /// from it, the audit log does.
@@ -70,9 +80,11 @@ impl ApiError {
     /// The HTTP status of this outcome.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidBody(_) | Self::InvalidJson | Self::InvalidUserId(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidBody(_)
+            | Self::InvalidJson
+            | Self::InvalidUserId(_)
+            | Self::WrongCurrentPassword => StatusCode::BAD_REQUEST,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
@@ -96,6 +108,8 @@ impl ApiError {
             Self::NotFound => "User not found.",
             Self::MethodNotAllowed => "Method not allowed.",
             Self::EmailTaken => "Email already in use.",
+            Self::WrongCurrentPassword => WRONG_CURRENT_PASSWORD,
+            Self::TooManyAttempts { .. } => "Too many attempts; try again later.",
             Self::PayloadTooLarge => "Request body must be at most 16384 bytes.",
             Self::UnsupportedMediaType => "Content-Type must be application/json.",
             Self::Internal | Self::DeadlineExceeded => "Internal server error.",
@@ -114,6 +128,10 @@ impl ApiError {
         });
         if let Self::InvalidBody(issues) | Self::InvalidUserId(issues) = self {
             body["data"] = json!({ "issues": issues });
+        }
+        if *self == Self::WrongCurrentPassword {
+            body["data"] =
+                json!({ "issues": [Issue::custom_at(WRONG_CURRENT_PASSWORD, "current_password")] });
         }
         body.to_string()
     }
@@ -134,6 +152,8 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
+            Self::WrongCurrentPassword => "wrong_current_password",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Internal => "internal",

@@ -12,10 +12,13 @@ use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
 use crate::context::{AppContext, ForwardedHeaders};
-use crate::domain::{BodyError, UserId, UserUpdate};
+use crate::credentials::{FAILED_ATTEMPT_WINDOW_MS, MAX_FAILED_ATTEMPTS, retry_after_secs};
+use crate::domain::{
+    BodyError, CurrentPassword, Email, NewPassword, Rules, UserId, UserUpdate, blocklist_issues,
+};
 use crate::error::{ApiError, Forbidden, Unauthorized};
 use crate::password::HashError;
-use crate::session::{NoSession, Session, unix_now_ms};
+use crate::session::{NoSession, Session};
 use crate::store::{SessionCheck, UserPatch};
 
 /// The largest body accepted; doors read at most one byte more.
@@ -139,7 +142,7 @@ async fn respond(
     if request.method() != Method::PATCH {
         return Err(ApiError::MethodNotAllowed);
     }
-    let session = authenticate(ctx, headers, unix_now_ms())?;
+    let session = authenticate(ctx, headers, ctx.clock.now_ms())?;
     trace.user_id = Some(session.user_id.get());
     let user_id = UserId::parse(&raw_user_id).map_err(ApiError::InvalidUserId)?;
     if session.user_id != user_id {
@@ -154,52 +157,108 @@ async fn respond(
     if request.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    let update = UserUpdate::from_json(request.body(), &session.email)?;
-    trace.fields = update.changed_fields();
-    let mut check = session.check();
-    let mut known_email = session.email.clone();
-    let password_hash = match update.password {
-        Some(password) => {
-            // Read before hashing: a missing user or a revoked session buys no Argon2 work.
-            // The write then holds to the version read, which a concurrent password change
-            // would have moved.
-            let stored = ctx
-                .store
-                .get_user(user_id)
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            if !stored.accepts(check) {
-                return Err(ApiError::Unauthorized(Unauthorized::Revoked));
-            }
-            check = SessionCheck::Version(stored.session_version);
-            known_email = stored.email.as_str().to_owned();
-            Some(ctx.hasher.hash(password).await?)
-        }
-        None => None,
+    let rules = Rules {
+        current_email: &session.email,
+        require_current_password: ctx.config.require_current_password,
     };
-    let now_ms = unix_now_ms();
-    let updated = ctx
-        .store
-        .update_user(&UserPatch {
-            id: user_id,
-            session: check,
-            known_email,
-            email: update.email,
-            password_hash,
-            verified_hash: None,
-            now_ms,
-        })
-        .await?;
+    let update = UserUpdate::from_json(request.body(), &rules)?;
+    trace.fields = update.changed_fields();
+    let mut patch = UserPatch {
+        id: user_id,
+        session: session.check(),
+        known_email: session.email.clone(),
+        email: update.email,
+        password_hash: None,
+        verified_hash: None,
+        now_ms: 0,
+    };
+    // Held until the write: one credential check per user at a time in this instance.
+    let _turn = match (&update.password, &update.current_password) {
+        (None, None) => None,
+        (password, current) => {
+            let turn = ctx.turns.wait(user_id).await;
+            check_credentials(ctx, &mut patch, password.as_ref(), current.as_ref()).await?;
+            if let Some(password) = update.password {
+                patch.password_hash = Some(ctx.hasher.hash(password).await?);
+            }
+            Some(turn)
+        }
+    };
+    patch.now_ms = ctx.clock.now_ms();
+    let updated = ctx.store.update_user(&patch).await?;
     let refreshed = ctx.keys.refresh(
         &session,
         updated.email.as_str(),
         updated.session_version,
-        now_ms,
+        patch.now_ms,
     );
     Ok(Success::Updated {
         body: updated_body(user_id, updated.email.as_str()),
-        set_cookie: ctx.keys.set_cookie(&refreshed, now_ms),
+        set_cookie: ctx.keys.set_cookie(&refreshed, patch.now_ms),
     })
+}
+
+/// The first of a credential change's two store calls: read the user, and answer a missing
+/// user (404), a revoked session (401) or a throttled one (429) before any Argon2 work; then
+/// verify `current` (a wrong one is counted, 400). The write in `patch` then holds to the
+/// version read (which any concurrent password change moves) and to the hash verified.
+async fn check_credentials(
+    ctx: &AppContext,
+    patch: &mut UserPatch,
+    password: Option<&NewPassword>,
+    current: Option<&CurrentPassword>,
+) -> Result<(), ApiError> {
+    let stored = ctx
+        .store
+        .get_user(patch.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !stored.accepts(patch.session) {
+        return Err(ApiError::Unauthorized(Unauthorized::Revoked));
+    }
+    let now_ms = ctx.clock.now_ms();
+    if current.is_some()
+        && let Some(until) =
+            stored.locked_until(now_ms, MAX_FAILED_ATTEMPTS, FAILED_ATTEMPT_WINDOW_MS)
+    {
+        return Err(ApiError::TooManyAttempts {
+            retry_after_secs: retry_after_secs(now_ms, until),
+        });
+    }
+    // The session's copy of the address was what the blocklist saw; the stored one counts.
+    if let Some(password) = password
+        && !stored
+            .email
+            .as_str()
+            .eq_ignore_ascii_case(&patch.known_email)
+    {
+        let new_email = patch.email.as_ref().map(Email::as_str);
+        let issues = blocklist_issues(
+            password.expose(),
+            [Some(stored.email.as_str()), new_email]
+                .into_iter()
+                .flatten(),
+        );
+        if !issues.is_empty() {
+            return Err(ApiError::InvalidBody(issues));
+        }
+    }
+    patch.session = SessionCheck::Version(stored.session_version);
+    patch.known_email = stored.email.as_str().to_owned();
+    if let Some(current) = current {
+        let verified = ctx
+            .hasher
+            .verify(current.clone(), stored.password_hash.clone())
+            .await?;
+        if !verified {
+            ctx.store
+                .record_failed_attempt(patch.id, now_ms, FAILED_ATTEMPT_WINDOW_MS)
+                .await?;
+            return Err(ApiError::WrongCurrentPassword);
+        }
+        patch.verified_hash = Some(stored.password_hash);
+    }
+    Ok(())
 }
 
 /// `{"user":{"id":…,"primary_email":…}}`, serialized straight from a struct.
@@ -351,10 +410,18 @@ fn json_response(status: StatusCode, body: String) -> Response<String> {
 
 fn error_response(error: &ApiError) -> Response<String> {
     let mut response = json_response(error.status(), error.body());
-    if *error == ApiError::MethodNotAllowed {
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("PATCH"));
+    match error {
+        ApiError::MethodNotAllowed => {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("PATCH"));
+        }
+        ApiError::TooManyAttempts { retry_after_secs } => {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        _ => {}
     }
     response
 }

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod deploy;
 pub mod domain;
 pub mod error;

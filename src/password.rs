@@ -24,7 +24,7 @@ use argon2_rust::params::Memory;
 use argon2_rust::{Algorithm, Argon2, Params, Version};
 use tokio::sync::oneshot;
 
-use crate::domain::NewPassword;
+use crate::domain::{CurrentPassword, NewPassword};
 
 /// Memory cost in KiB (OWASP's Argon2id recommendation).
 pub const ARGON2_MEMORY_KIB: u32 = 19_456;
@@ -95,10 +95,20 @@ pub fn argon2id() -> Argon2 {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-type Job = (
-    NewPassword,
-    oneshot::Sender<Result<PasswordHash, HashError>>,
-);
+/// What a hashing thread is asked to do, and where the answer goes.
+enum Job {
+    /// Hash a new password with a fresh salt.
+    Hash(
+        NewPassword,
+        oneshot::Sender<Result<PasswordHash, HashError>>,
+    ),
+    /// Verify a current password against a stored hash (Argon2id or bcrypt).
+    Verify(
+        CurrentPassword,
+        PasswordHash,
+        oneshot::Sender<Result<bool, HashError>>,
+    ),
+}
 
 /// Hashes passwords on `concurrency` low-priority threads; others wait their turn.
 #[derive(Clone)]
@@ -108,6 +118,9 @@ pub struct Hasher {
 
 struct Pool {
     concurrency: usize,
+    /// Argon2 or bcrypt computations started, ever (what a test counts to prove a request
+    /// bought none).
+    started: AtomicUsize,
     /// Hashes queued or running.
     pending: AtomicUsize,
     /// Started on first use, so a cold start that never changes a password starts no thread
@@ -121,6 +134,7 @@ impl Hasher {
         Self {
             inner: Arc::new(Pool {
                 concurrency: concurrency.max(1),
+                started: AtomicUsize::new(0),
                 pending: AtomicUsize::new(0),
                 jobs: OnceLock::new(),
             }),
@@ -132,6 +146,11 @@ impl Hasher {
         Self::new(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
+    /// How many hashes and verifications this hasher has been asked for.
+    pub fn jobs_started(&self) -> usize {
+        self.inner.started.load(Ordering::Relaxed)
+    }
+
     /// How many hashes may run at once.
     pub fn concurrency(&self) -> usize {
         self.inner.concurrency
@@ -140,6 +159,24 @@ impl Hasher {
     /// Hashes with a fresh random 16-byte salt from the OS. Fails when too many hashes are
     /// already waiting, or when this one waited longer than [`HASH_WAIT`].
     pub async fn hash(&self, password: NewPassword) -> Result<PasswordHash, HashError> {
+        self.run(|reply| Job::Hash(password, reply)).await?
+    }
+
+    /// Whether `password` is the one `stored` was made from: an Argon2id PHC string (any
+    /// parameters) or a bcrypt hash (`$2a$`/`$2b$`/`$2y$`, imported users). Runs on the
+    /// hashing threads, under the same bounds as [`Hasher::hash`]: a verify costs what a hash
+    /// costs, and must not run on the async executor either.
+    pub async fn verify(
+        &self,
+        password: CurrentPassword,
+        stored: PasswordHash,
+    ) -> Result<bool, HashError> {
+        self.run(|reply| Job::Verify(password, stored, reply))
+            .await?
+    }
+
+    /// Queues one job made by `job` around its reply channel and waits for the answer.
+    async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, HashError> {
         let pool = &*self.inner;
         let _slot = Pending::take(&pool.pending, pool.concurrency * (QUEUE_PER_THREAD + 1))
             .ok_or_else(|| {
@@ -147,9 +184,10 @@ impl Hasher {
                 HashError
             })?;
         let (reply, answer) = oneshot::channel();
-        self.jobs().send((password, reply)).map_err(|_| HashError)?;
+        pool.started.fetch_add(1, Ordering::Relaxed);
+        self.jobs().send(job(reply)).map_err(|_| HashError)?;
         match tokio::time::timeout(HASH_WAIT, answer).await {
-            Ok(Ok(result)) => result,
+            Ok(Ok(result)) => Ok(result),
             Ok(Err(_)) => Err(HashError),
             Err(_) => {
                 tracing::warn!("password hash not done within the wait limit");
@@ -211,22 +249,48 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
     loop {
         // The lock is held only while waiting for the next job, never while hashing.
         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok((password, reply)) = job else { return };
-        if reply.is_closed() {
-            continue; // its request gave up waiting
+        let Ok(job) = job else { return };
+        match job {
+            Job::Hash(password, reply) => {
+                if reply.is_closed() {
+                    continue; // its request gave up waiting
+                }
+                let phc = catch_unwind(AssertUnwindSafe(|| {
+                    #[cfg(feature = "forced-panic")]
+                    assert!(
+                        password.expose() != FORCED_PANIC_PASSWORD,
+                        "forced panic in the hasher (test-only feature)"
+                    );
+                    hasher.hash_password_with_random_salt(password.expose().as_bytes())
+                }));
+                let _ = reply.send(match phc {
+                    Ok(Ok(phc)) => Ok(PasswordHash(phc)),
+                    Ok(Err(_)) | Err(_) => Err(HashError),
+                });
+            }
+            Job::Verify(password, stored, reply) => {
+                if reply.is_closed() {
+                    continue;
+                }
+                let verified = catch_unwind(AssertUnwindSafe(|| {
+                    verify_stored(password.expose(), &stored)
+                }));
+                let _ = reply.send(verified.map_err(|_| HashError));
+            }
         }
-        let phc = catch_unwind(AssertUnwindSafe(|| {
-            #[cfg(feature = "forced-panic")]
-            assert!(
-                password.expose() != FORCED_PANIC_PASSWORD,
-                "forced panic in the hasher (test-only feature)"
-            );
-            hasher.hash_password_with_random_salt(password.expose().as_bytes())
-        }));
-        let _ = reply.send(match phc {
-            Ok(Ok(phc)) => Ok(PasswordHash(phc)),
-            Ok(Err(_)) | Err(_) => Err(HashError),
-        });
+    }
+}
+
+/// Whether `password` matches `stored`, an Argon2id PHC string or a bcrypt hash. Anything
+/// else never matches.
+pub fn verify_stored(password: &str, stored: &PasswordHash) -> bool {
+    let hash = stored.as_str();
+    if hash.starts_with("$argon2id$") {
+        verify(password, stored)
+    } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+        bcrypt::verify(password, hash).unwrap_or(false)
+    } else {
+        false
     }
 }
 

@@ -58,7 +58,7 @@ proptest! {
         (tricky_string(), tricky_string()).prop_map(|(e, p)| serde_json::json!({"email": e, "password": p}).to_string().into_bytes()),
         tricky_string().prop_map(|e| format!(r#"{{"email":{e:?},"x":[1,{{}}]}}"#).into_bytes()),
     ]) {
-        match UserUpdate::from_json(&body, "") {
+        match UserUpdate::from_json(&body, &Default::default()) {
             Ok(update) => prop_assert!(update.email.is_some() || update.password.is_some()),
             Err(BodyError::Unparseable) => prop_assert!(serde_json::from_slice::<Value>(&body).is_err()),
             Err(BodyError::Invalid(issues)) => {

@@ -776,3 +776,100 @@ async fn dynamodb_a_retried_write_that_already_landed_is_reported_as_landed() {
         "another hash is a real revocation"
     );
 }
+
+/// Through the handler, over DynamoDB: an update that neither sets a password nor carries
+/// `current_password` is one call; a credential change is a read and a write; a wrong current
+/// password is a read and the count.
+#[tokio::test]
+async fn dynamodb_store_calls_per_request_through_the_handler() {
+    let Some((store, calls)) = counted_dynamo().await else {
+        return;
+    };
+    let app = spawn_app_over(config(&[]), Arc::new(store), None).await;
+    let user = app.seed("calls@example.com", "the-old-secret-1").await;
+    calls.take();
+    let mut cookie = user.cookie.clone();
+    let cases = [
+        (
+            r#"{"email":"calls2@example.com"}"#,
+            200,
+            &["TransactWriteItems"][..],
+            "an address change",
+        ),
+        (
+            r#"{"email":"CALLS2@example.com"}"#,
+            200,
+            &["UpdateItem"][..],
+            "a case change",
+        ),
+        (
+            r#"{"password":"a-brand-new-secret"}"#,
+            200,
+            &["GetItem", "UpdateItem"][..],
+            "a password change",
+        ),
+        (
+            r#"{"email":"calls3@example.com","current_password":"a-brand-new-secret"}"#,
+            200,
+            &["GetItem", "TransactWriteItems"][..],
+            "an address change with current_password",
+        ),
+        (
+            r#"{"password":"another-brand-new-1","current_password":"wrong"}"#,
+            400,
+            &["GetItem", "UpdateItem"][..],
+            "a wrong current password: the read, then the count",
+        ),
+    ];
+    for (body, status, expected, why) in cases {
+        let response = app.patch(user.id, &cookie, body).await;
+        assert_eq!(response.status, status, "{why}: {response:?}");
+        if status == 200 {
+            cookie = response.session_cookie();
+        }
+        assert_eq!(calls.take(), expected, "{why}");
+    }
+    let revoked = app.cookie_for(user.id, "calls3@example.com", 1);
+    let response = app
+        .patch(user.id, &revoked, r#"{"password":"another-brand-new-2"}"#)
+        .await;
+    assert_eq!(response.status, 401);
+    assert_eq!(
+        calls.take(),
+        ["GetItem"],
+        "a revoked cookie: the read only, no hashing"
+    );
+}
+
+/// The count of wrong current passwords lives in the table: a new instance (a cold start)
+/// over the same table still refuses.
+#[tokio::test]
+async fn dynamodb_the_throttle_survives_a_restart() {
+    let Some(store) = fresh_dynamo_store().await else {
+        return;
+    };
+    let table = store.table().to_owned();
+    let first = spawn_app_over(config(&[]), Arc::new(store), None).await;
+    let user = first.seed("restart@example.com", "the-old-secret-1").await;
+    let guess = r#"{"email":"moved@example.com","current_password":"a-guess"}"#;
+    for _ in 0..5 {
+        assert_eq!(first.patch(user.id, &user.cookie, guess).await.status, 400);
+    }
+    drop(first);
+    let restarted = DynamoStore::from_env(&table).await.unwrap();
+    let second = spawn_app_over(config(&[]), Arc::new(restarted), None).await;
+    let response = second
+        .patch(
+            user.id,
+            &user.cookie,
+            r#"{"email":"moved@example.com","current_password":"the-old-secret-1"}"#,
+        )
+        .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (
+            429,
+            error_body(429, "Too many attempts; try again later.", None)
+        )
+    );
+}

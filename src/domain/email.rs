@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Issue, js_length};
+use super::{Issue, length_issues};
 
 const MIN_LENGTH: u64 = 5;
 const MAX_LENGTH: u64 = 256;
@@ -14,24 +14,7 @@ pub struct Email(String);
 impl Email {
     /// Checks length (UTF-16 code units) then format, reporting every failing check.
     pub fn parse(raw: &str) -> Result<Self, Vec<Issue>> {
-        let mut issues = Vec::new();
-        let length = js_length(raw) as u64;
-        if length < MIN_LENGTH {
-            issues.push(Issue::too_small(
-                "string",
-                MIN_LENGTH,
-                format!("Email must be at least {MIN_LENGTH} characters"),
-                "email",
-            ));
-        }
-        if length > MAX_LENGTH {
-            issues.push(Issue::too_big(
-                "string",
-                MAX_LENGTH,
-                format!("Email must be at most {MAX_LENGTH} characters"),
-                "email",
-            ));
-        }
+        let mut issues = length_issues(raw, (MIN_LENGTH, MAX_LENGTH), "Email", "email");
         if !zod_accepts(raw) {
             issues.push(Issue::invalid_string("email", "Invalid email", "email"));
         }

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::{Issue, js_length};
+use super::{Issue, length_issues};
 
 const MIN_LENGTH: u64 = 8;
 const MAX_LENGTH: u64 = 256;
@@ -21,24 +21,7 @@ pub struct NewPassword(String);
 impl NewPassword {
     /// Checks the length bounds, reporting both if both fail (they cannot).
     pub fn parse(raw: &str) -> Result<Self, Vec<Issue>> {
-        let length = js_length(raw) as u64;
-        let mut issues = Vec::new();
-        if length < MIN_LENGTH {
-            issues.push(Issue::too_small(
-                "string",
-                MIN_LENGTH,
-                format!("Password must be at least {MIN_LENGTH} characters"),
-                "password",
-            ));
-        }
-        if length > MAX_LENGTH {
-            issues.push(Issue::too_big(
-                "string",
-                MAX_LENGTH,
-                format!("Password must be at most {MAX_LENGTH} characters"),
-                "password",
-            ));
-        }
+        let issues = length_issues(raw, (MIN_LENGTH, MAX_LENGTH), "Password", "password");
         if issues.is_empty() {
             Ok(Self(raw.to_owned()))
         } else {
@@ -88,6 +71,34 @@ pub fn blocklist_issues<'a>(raw: &str, emails: impl IntoIterator<Item = &'a str>
         ));
     }
     issues
+}
+
+/// `current_password` as sent: 1..=256 UTF-16 code units, to be verified against the
+/// stored hash. Never printed: `Debug` is redacted.
+#[derive(Clone)]
+pub struct CurrentPassword(String);
+
+impl CurrentPassword {
+    /// Checks the length bounds.
+    pub fn parse(raw: &str) -> Result<Self, Vec<Issue>> {
+        let issues = length_issues(raw, (1, MAX_LENGTH), "Current password", "current_password");
+        if issues.is_empty() {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// The plaintext, for the verifier only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CurrentPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CurrentPassword(<redacted>)")
+    }
 }
 
 impl fmt::Debug for NewPassword {

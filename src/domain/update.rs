@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Email, Issue, NewPassword};
+use super::{CurrentPassword, Email, Issue, NewPassword};
 
 /// Why a body was refused: not JSON at all, or JSON that fails the schema.
 #[derive(Debug)]
@@ -20,18 +20,28 @@ pub struct UserUpdate {
     pub email: Option<Email>,
     /// The new password, if the body had one.
     pub password: Option<NewPassword>,
+    /// The current password, to be verified before anything is written, if the body had one.
+    pub current_password: Option<CurrentPassword>,
+}
+
+/// What the body's rules depend on besides the body.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rules<'a> {
+    /// The account's address as the caller's session knows it: a new password may contain
+    /// neither it nor the new one.
+    pub current_email: &'a str,
+    /// `REQUIRE_CURRENT_PASSWORD`: every update must carry `current_password`.
+    pub require_current_password: bool,
 }
 
 impl UserUpdate {
     /// Parses raw body bytes. Unknown keys are ignored; `null` is a type error, not absence.
-    /// `current_email` is the account's address as the caller's session knows it: a new
-    /// password may contain neither it nor the new one.
-    pub fn from_json(body: &[u8], current_email: &str) -> Result<Self, BodyError> {
+    pub fn from_json(body: &[u8], rules: &Rules<'_>) -> Result<Self, BodyError> {
         let value: Value = serde_json::from_slice(body).map_err(|_| BodyError::Unparseable)?;
-        Self::from_value(&value, current_email).map_err(BodyError::Invalid)
+        Self::from_value(&value, rules).map_err(BodyError::Invalid)
     }
 
-    fn from_value(value: &Value, current_email: &str) -> Result<Self, Vec<Issue>> {
+    fn from_value(value: &Value, rules: &Rules<'_>) -> Result<Self, Vec<Issue>> {
         let Value::Object(fields) = value else {
             return Err(vec![Issue::invalid_type("object", value, Vec::new())]);
         };
@@ -45,7 +55,19 @@ impl UserUpdate {
             let new_email = fields.get("email").and_then(Value::as_str);
             issues.extend(super::password::blocklist_issues(
                 raw,
-                [Some(current_email), new_email].into_iter().flatten(),
+                [Some(rules.current_email), new_email].into_iter().flatten(),
+            ));
+        }
+        let current_password = field(
+            fields,
+            "current_password",
+            CurrentPassword::parse,
+            &mut issues,
+        );
+        if rules.require_current_password && !fields.contains_key("current_password") {
+            issues.push(Issue::custom_at(
+                "Current password is required.",
+                "current_password",
             ));
         }
         if !fields.contains_key("email") && !fields.contains_key("password") {
@@ -54,7 +76,11 @@ impl UserUpdate {
             ));
         }
         if issues.is_empty() {
-            Ok(Self { email, password })
+            Ok(Self {
+                email,
+                password,
+                current_password,
+            })
         } else {
             Err(issues)
         }
@@ -93,7 +119,7 @@ mod tests {
     use serde_json::json;
 
     fn issues_of(body: &str) -> Value {
-        match UserUpdate::from_json(body.as_bytes(), "") {
+        match UserUpdate::from_json(body.as_bytes(), &Rules::default()) {
             Err(BodyError::Invalid(issues)) => json!(issues),
             other => panic!("expected validation issues for {body}, got {other:?}"),
         }
@@ -111,7 +137,10 @@ mod tests {
         ];
         for body in cases {
             assert!(
-                matches!(UserUpdate::from_json(body, ""), Err(BodyError::Unparseable)),
+                matches!(
+                    UserUpdate::from_json(body, &Rules::default()),
+                    Err(BodyError::Unparseable)
+                ),
                 "{body:?} should be unparseable"
             );
         }
@@ -161,10 +190,12 @@ mod tests {
 
     #[test]
     fn accepts_either_field_and_ignores_unknown_keys() {
-        let update = UserUpdate::from_json(br#"{"email":"a@b.co","extra":[1]}"#, "").unwrap();
+        let update =
+            UserUpdate::from_json(br#"{"email":"a@b.co","extra":[1]}"#, &Rules::default()).unwrap();
         assert_eq!(update.email.unwrap().as_str(), "a@b.co");
         assert!(update.password.is_none());
-        let update = UserUpdate::from_json(br#"{"password":"12345679x"}"#, "").unwrap();
+        let update =
+            UserUpdate::from_json(br#"{"password":"12345679x"}"#, &Rules::default()).unwrap();
         assert_eq!(update.changed_fields(), "password");
     }
 }

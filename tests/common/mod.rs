@@ -131,6 +131,8 @@ pub struct TestApp {
     pub memory: Option<Arc<MemoryStore>>,
     pub keys: SessionKeys,
     pub client: reqwest::Client,
+    /// The server's context: its hasher (to count hashes) and clock (to move time).
+    pub ctx: Arc<AppContext>,
     /// Passwords, cookie values and the signing secret this app saw; checked against the
     /// logs when the app is dropped.
     secrets: std::sync::Mutex<Vec<String>>,
@@ -296,12 +298,13 @@ pub async fn spawn_app_limited(
     let served = tokio::spawn(neptun_users::server::serve_with(
         limits,
         listener,
-        ctx,
+        Arc::clone(&ctx),
         async {
             let _ = stopped.await;
         },
     ));
     TestApp {
+        ctx,
         base_url: format!("http://{addr}"),
         host: addr.to_string(),
         store,
@@ -340,6 +343,25 @@ impl TestApp {
         let user = self
             .store
             .create_user(&Email::parse(email).unwrap(), &hash, unix_now())
+            .await
+            .expect("seed user");
+        TestUser {
+            id: user.id.get(),
+            email: email.to_owned(),
+            cookie: self.cookie_for(user.id.get(), email, user.session_version),
+        }
+    }
+
+    /// Creates a user directly in the store with a given stored hash (bcrypt for an
+    /// imported user) and mints a cookie for it.
+    pub async fn seed_with_hash(&self, email: &str, hash: &str) -> TestUser {
+        let user = self
+            .store
+            .create_user(
+                &Email::parse(email).unwrap(),
+                &neptun_users::password::PasswordHash::from_stored(hash.to_owned()),
+                unix_now(),
+            )
             .await
             .expect("seed user");
         TestUser {
@@ -400,10 +422,12 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: &str,
     ) -> TestResponse {
-        if let Ok(body) = serde_json::from_str::<Value>(body)
-            && let Some(password) = body["password"].as_str()
-        {
-            self.remember(password);
+        if let Ok(body) = serde_json::from_str::<Value>(body) {
+            for field in ["password", "current_password"] {
+                if let Some(password) = body[field].as_str() {
+                    self.remember(password);
+                }
+            }
         }
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self

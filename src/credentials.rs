@@ -1,0 +1,130 @@
+//! What guards a credential check: the clock it is judged by, the throttle on wrong current
+//! passwords, and one check at a time per user in this instance.
+//!
+//! Wrong `current_password` attempts are counted in the user record (see
+//! [`crate::store::UserStore::record_failed_attempt`]), so the throttle holds across
+//! instances and cold starts: after [`MAX_FAILED_ATTEMPTS`] wrong ones within
+//! [`FAILED_ATTEMPT_WINDOW_MS`], every further attempt until the window ends answers 429
+//! before any hashing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::domain::UserId;
+use crate::session::unix_now_ms;
+
+/// Wrong current passwords allowed per window; the next attempt is refused.
+pub const MAX_FAILED_ATTEMPTS: u32 = 5;
+
+/// The window the attempts are counted in, from the first wrong one: 15 minutes.
+pub const FAILED_ATTEMPT_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// The time requests are judged by: the system clock, plus an offset only tests move (to
+/// see a throttle window end without waiting a quarter of an hour).
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// Unix milliseconds now.
+    pub fn now_ms(&self) -> i64 {
+        unix_now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock `ms` into the future (tests).
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// One credential check per user at a time in this instance: a second request for the same
+/// user waits for the first to finish, so one user cannot hold two Argon2 arenas, and the
+/// second reads what the first wrote (its failed attempt, its new version).
+#[derive(Default)]
+pub struct UserTurns {
+    turns: Mutex<HashMap<UserId, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+/// A user's turn; the next request for that user goes when it is dropped.
+pub type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+impl UserTurns {
+    /// Waits for `id`'s turn.
+    pub async fn wait(&self, id: UserId) -> Turn {
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            // Forget users nobody waits for, so the map stays as small as the traffic.
+            if turns.len() > 1024 {
+                turns.retain(|_, turn| turn.strong_count() > 0);
+            }
+            match turns.get(&id).and_then(Weak::upgrade) {
+                Some(turn) => turn,
+                None => {
+                    let turn = Arc::new(tokio::sync::Mutex::new(()));
+                    turns.insert(id, Arc::downgrade(&turn));
+                    turn
+                }
+            }
+        };
+        turn.lock_owned().await
+    }
+}
+
+/// Whole seconds from `now_ms` until `until_ms`, at least 1: a `Retry-After` value.
+pub fn retry_after_secs(now_ms: i64, until_ms: i64) -> u64 {
+    let ms = until_ms.saturating_sub(now_ms).max(1);
+    u64::try_from(ms.saturating_add(999) / 1000).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_users_second_check_waits_for_the_first_and_other_users_do_not() {
+        let turns = UserTurns::default();
+        let first = turns.wait(UserId::new(1).unwrap()).await;
+        let other = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            turns.wait(UserId::new(2).unwrap()),
+        )
+        .await;
+        assert!(other.is_ok(), "another user goes at once");
+        let same = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            turns.wait(UserId::new(1).unwrap()),
+        )
+        .await;
+        assert!(same.is_err(), "the same user waits");
+        drop(first);
+        let after = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            turns.wait(UserId::new(1).unwrap()),
+        )
+        .await;
+        assert!(after.is_ok(), "and goes once the first is done");
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        for (now, until, expected) in [
+            (0, 1, 1),
+            (0, 1000, 1),
+            (0, 1001, 2),
+            (5, 5, 1),
+            (0, 900_000, 900),
+        ] {
+            assert_eq!(retry_after_secs(now, until), expected, "{now} {until}");
+        }
+    }
+
+    #[test]
+    fn the_clock_moves_only_forward_by_what_tests_add() {
+        let clock = Clock::default();
+        let before = clock.now_ms();
+        clock.advance(FAILED_ATTEMPT_WINDOW_MS);
+        assert!(clock.now_ms() >= before + FAILED_ATTEMPT_WINDOW_MS);
+    }
+}
