@@ -312,13 +312,19 @@ fn route_user_id(request: &Request<Bytes>) -> Option<String> {
         .map(|segment| match percent_decode_str(segment).decode_utf8() {
             Ok(decoded) => decoded.into_owned(),
             Err(_) => segment.to_owned(),
-        })
-        .filter(|segment| segment != "[user_id]");
-    segment.or_else(|| {
+        });
+    let query = || {
         form_urlencoded::parse(request.uri().query()?.as_bytes())
             .find(|(name, _)| name == "user_id")
             .map(|(_, value)| value.into_owned())
-    })
+    };
+    match segment {
+        // Vercel's rewrite of this file's route; without the parameter the literal template
+        // is the id, and answers 400 like any other malformed one.
+        Some(template) if template == "[user_id]" => query().or(Some(template)),
+        Some(segment) => Some(segment),
+        None => query(),
+    }
 }
 
 /// `application/json`, case-insensitive, parameters ignored.
@@ -502,7 +508,7 @@ mod tests {
             ("/api/users/", Some("")),
             ("/api/users/[user_id]?user_id=8", Some("8")),
             ("/api/users/%5Buser_id%5D?user_id=9", Some("9")),
-            ("/api/users/[user_id]", None),
+            ("/api/users/[user_id]", Some("[user_id]")),
             ("/api/users/7?user_id=8", Some("7")),
             ("/api/users/7/extra", None),
             ("/elsewhere", None),

@@ -145,43 +145,43 @@ async fn invalid_bodies_get_400_with_every_zod_issue() {
         (
             "empty object",
             "{}".into(),
-            json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}]),
+            json!([{"code":"custom","validation":"custom","message":"At least one of email or password is required.","path":[]}]),
         ),
         (
             "only unknown keys",
             r#"{"name":"x"}"#.into(),
-            json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}]),
+            json!([{"code":"custom","validation":"custom","message":"At least one of email or password is required.","path":[]}]),
         ),
         (
             "array body",
             "[]".into(),
-            json!([{"code":"invalid_type","expected":"object","received":"array","message":"Expected object, received array","path":[]}]),
+            json!([{"code":"invalid_type","validation":"type","expected":"object","received":"array","message":"Expected object, received array","path":[]}]),
         ),
         (
             "string body",
             r#""x""#.into(),
-            json!([{"code":"invalid_type","expected":"object","received":"string","message":"Expected object, received string","path":[]}]),
+            json!([{"code":"invalid_type","validation":"type","expected":"object","received":"string","message":"Expected object, received string","path":[]}]),
         ),
         (
             "email is a number",
             r#"{"email":5}"#.into(),
-            json!([{"code":"invalid_type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]}]),
+            json!([{"code":"invalid_type","validation":"type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]}]),
         ),
         (
             "email is null",
             r#"{"email":null}"#.into(),
-            json!([{"code":"invalid_type","expected":"string","received":"null","message":"Expected string, received null","path":["email"]}]),
+            json!([{"code":"invalid_type","validation":"type","expected":"string","received":"null","message":"Expected string, received null","path":["email"]}]),
         ),
         (
             "password is an object",
             r#"{"password":{}}"#.into(),
-            json!([{"code":"invalid_type","expected":"string","received":"object","message":"Expected string, received object","path":["password"]}]),
+            json!([{"code":"invalid_type","validation":"type","expected":"string","received":"object","message":"Expected string, received object","path":["password"]}]),
         ),
         (
             "email too short and malformed",
             r#"{"email":"a@b"}"#.into(),
             json!([
-            {"code":"too_small","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
+            {"code":"too_small","validation":"min","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
             {"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]}]),
         ),
         (
@@ -192,25 +192,25 @@ async fn invalid_bodies_get_400_with_every_zod_issue() {
         (
             "email too long",
             json!({"email": long_email}).to_string(),
-            json!([{"code":"too_big","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Email must be at most 256 characters","path":["email"]}]),
+            json!([{"code":"too_big","validation":"max","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Email must be at most 256 characters","path":["email"]}]),
         ),
         (
             "password too short",
             r#"{"password":"1234567"}"#.into(),
-            json!([{"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
+            json!([{"code":"too_small","validation":"min","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
         ),
         (
             "password too long",
             json!({"password": long_password}).to_string(),
-            json!([{"code":"too_big","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Password must be at most 256 characters","path":["password"]}]),
+            json!([{"code":"too_big","validation":"max","maximum":256,"type":"string","inclusive":true,"exact":false,"message":"Password must be at most 256 characters","path":["password"]}]),
         ),
         (
             "both fields bad",
             r#"{"email":"nope","password":"short"}"#.into(),
             json!([
-            {"code":"too_small","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
+            {"code":"too_small","validation":"min","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
             {"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]},
-            {"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
+            {"code":"too_small","validation":"min","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
         ),
     ];
     for (why, body, issues) in cases {
@@ -268,7 +268,7 @@ async fn malformed_user_ids_get_400_with_an_issue_on_user_id() {
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let not_canonical = json!([{"code":"invalid_string","validation":"regex","message":"user_id must be a positive integer written with digits only.","path":["user_id"]}]);
-    let too_big = json!([{"code":"too_big","maximum":9007199254740991_u64,"type":"number","inclusive":true,"exact":false,"message":"user_id must be at most 9007199254740991.","path":["user_id"]}]);
+    let too_big = json!([{"code":"too_big","validation":"max","maximum":9007199254740991_u64,"type":"number","inclusive":true,"exact":false,"message":"user_id must be at most 9007199254740991.","path":["user_id"]}]);
     let cases = [
         ("0", &not_canonical),
         ("007", &not_canonical),
@@ -281,6 +281,8 @@ async fn malformed_user_ids_get_400_with_an_issue_on_user_id() {
         ("abc", &not_canonical),
         ("%ff", &not_canonical),
         ("", &not_canonical),
+        ("[user_id]", &not_canonical),
+        ("%5Buser_id%5D", &not_canonical),
         ("9007199254740992", &too_big),
         ("123456789012345678901234567890", &too_big),
     ];
@@ -1701,10 +1703,10 @@ async fn nuxt_cookies_that_are_not_the_apps_sessions_get_401_and_write_nothing()
 async fn common_passwords_and_ones_containing_the_address_get_400_and_near_misses_pass() {
     let app = spawn_app().await;
     let user = app.seed("ada.lovelace@example.com", "first-password").await;
-    let common =
-        json!({"code": "custom", "message": "Password is too common.", "path": ["password"]});
+    let common = json!({"code": "custom", "validation": "custom", "message": "Password is too common.", "path": ["password"]});
     let address = json!({
         "code": "custom",
+        "validation": "custom",
         "message": "Password must not contain your email address.",
         "path": ["password"],
     });
@@ -2005,14 +2007,14 @@ fn wrong_current_body() -> Value {
         "statusCode": 400,
         "statusMessage": "Bad Request.",
         "message": WRONG_CURRENT,
-        "data": {"issues": [{"code": "custom", "message": WRONG_CURRENT, "path": ["current_password"]}]},
+        "data": {"issues": [{"code": "custom", "validation": "custom", "message": WRONG_CURRENT, "path": ["current_password"]}]},
     })
 }
 
 #[tokio::test]
 async fn current_password_is_verified_when_sent_and_required_when_the_setting_says_so() {
-    let required = json!([{"code": "custom", "message": "Current password is required.", "path": ["current_password"]}]);
-    let empty = json!([{"code": "too_small", "minimum": 1, "type": "string", "inclusive": true, "exact": false, "message": "Current password must be at least 1 character", "path": ["current_password"]}]);
+    let required = json!([{"code": "custom", "validation": "custom", "message": "Current password is required.", "path": ["current_password"]}]);
+    let empty = json!([{"code": "too_small", "validation": "min", "minimum": 1, "type": "string", "inclusive": true, "exact": false, "message": "Current password must be at least 1 character", "path": ["current_password"]}]);
     let bcrypt = bcrypt::hash("imported-secret-1", 4).unwrap();
     for require in [false, true] {
         let setting = if require { "true" } else { "false" };
@@ -2250,4 +2252,18 @@ async fn a_revoked_cookie_buys_no_hashing_and_a_flood_of_them_fails_nobody_else(
         (200, user_body(other.id, "other@example.com").as_str()),
         "another user's password change during the flood"
     );
+}
+
+#[test]
+fn the_client_models_refuse_an_issue_without_validation() {
+    let body = r#"{"statusCode":400,"statusMessage":"Bad Request.","message":"x","data":{"issues":[{"code":"too_small","message":"m","path":["password"]}]}}"#;
+    let response = TestResponse {
+        status: 400,
+        headers: Default::default(),
+        text: body.to_owned(),
+    };
+    let parsed = std::panic::catch_unwind(|| {
+        common::openapi::assert_parses_with_the_client_models(&response)
+    });
+    assert!(parsed.is_err(), "the check is not vacuous");
 }

@@ -389,10 +389,21 @@ async fn the_vercel_binary_serves_both_url_forms() {
         .send()
         .await
         .unwrap();
+    assert_eq!(literal.status(), 400, "the literal [user_id] is never an id");
+    let body: Value = literal.json().await.unwrap();
     assert_eq!(
-        literal.status(),
-        404,
-        "the literal [user_id] is never an id"
+        body,
+        json!({
+            "statusCode": 400,
+            "statusMessage": "Bad Request.",
+            "message": "Invalid route parameter user_id.",
+            "data": {"issues": [{
+                "code": "invalid_string",
+                "validation": "regex",
+                "message": "user_id must be a positive integer written with digits only.",
+                "path": ["user_id"],
+            }]},
+        })
     );
 }
 

@@ -28,10 +28,19 @@ pub struct Issue {
 }
 
 impl Issue {
+    /// Every issue carries `validation`: zod's own value where zod has one (`invalid_string`
+    /// sets it), else a name for the check, because the endpoint's published client models
+    /// declare the key required. It is an extra key to zod-shaped readers.
     fn new(code: &'static str, message: String, path: Vec<&'static str>) -> Self {
+        let validation = match code {
+            "too_small" => "min",
+            "too_big" => "max",
+            "invalid_type" => "type",
+            _ => "custom",
+        };
         Self {
             code,
-            validation: None,
+            validation: Some(validation),
             expected: None,
             received: None,
             minimum: None,
@@ -126,7 +135,7 @@ mod tests {
         let cases = [
             (
                 Issue::invalid_type("string", &json!(1), vec!["email"]),
-                r#"{"code":"invalid_type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]}"#,
+                r#"{"code":"invalid_type","validation":"type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]}"#,
             ),
             (
                 Issue::too_small(
@@ -135,7 +144,7 @@ mod tests {
                     "Email must be at least 5 characters".into(),
                     "email",
                 ),
-                r#"{"code":"too_small","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]}"#,
+                r#"{"code":"too_small","validation":"min","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]}"#,
             ),
             (
                 Issue::invalid_string("email", "Invalid email", "email"),
@@ -143,7 +152,7 @@ mod tests {
             ),
             (
                 Issue::custom("At least one of email or password is required."),
-                r#"{"code":"custom","message":"At least one of email or password is required.","path":[]}"#,
+                r#"{"code":"custom","validation":"custom","message":"At least one of email or password is required.","path":[]}"#,
             ),
         ];
         for (issue, expected) in cases {

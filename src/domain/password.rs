@@ -224,7 +224,7 @@ mod tests {
         let issue = serde_json::to_value(&blocklist_issues("password", [])[0]).unwrap();
         assert_eq!(
             issue,
-            serde_json::json!({"code": "custom", "message": too_common, "path": ["password"]})
+            serde_json::json!({"code": "custom", "validation": "custom", "message": too_common, "path": ["password"]})
         );
     }
 

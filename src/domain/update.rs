@@ -151,36 +151,36 @@ mod tests {
         let cases = [
             (
                 "[]",
-                json!([{"code":"invalid_type","expected":"object","received":"array","message":"Expected object, received array","path":[]}]),
+                json!([{"code":"invalid_type","validation":"type","expected":"object","received":"array","message":"Expected object, received array","path":[]}]),
             ),
             (
                 "null",
-                json!([{"code":"invalid_type","expected":"object","received":"null","message":"Expected object, received null","path":[]}]),
+                json!([{"code":"invalid_type","validation":"type","expected":"object","received":"null","message":"Expected object, received null","path":[]}]),
             ),
             (
                 "{}",
-                json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}]),
+                json!([{"code":"custom","validation":"custom","message":"At least one of email or password is required.","path":[]}]),
             ),
             (
                 r#"{"other":1}"#,
-                json!([{"code":"custom","message":"At least one of email or password is required.","path":[]}]),
+                json!([{"code":"custom","validation":"custom","message":"At least one of email or password is required.","path":[]}]),
             ),
             (
                 r#"{"email":null}"#,
-                json!([{"code":"invalid_type","expected":"string","received":"null","message":"Expected string, received null","path":["email"]}]),
+                json!([{"code":"invalid_type","validation":"type","expected":"string","received":"null","message":"Expected string, received null","path":["email"]}]),
             ),
             (
                 r#"{"email":5,"password":true}"#,
                 json!([
-                {"code":"invalid_type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]},
-                {"code":"invalid_type","expected":"string","received":"boolean","message":"Expected string, received boolean","path":["password"]}]),
+                {"code":"invalid_type","validation":"type","expected":"string","received":"number","message":"Expected string, received number","path":["email"]},
+                {"code":"invalid_type","validation":"type","expected":"string","received":"boolean","message":"Expected string, received boolean","path":["password"]}]),
             ),
             (
                 r#"{"email":"a@b","password":"short"}"#,
                 json!([
-                {"code":"too_small","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
+                {"code":"too_small","validation":"min","minimum":5,"type":"string","inclusive":true,"exact":false,"message":"Email must be at least 5 characters","path":["email"]},
                 {"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]},
-                {"code":"too_small","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
+                {"code":"too_small","validation":"min","minimum":8,"type":"string","inclusive":true,"exact":false,"message":"Password must be at least 8 characters","path":["password"]}]),
             ),
         ];
         for (body, expected) in cases {

@@ -80,8 +80,45 @@ fn resolve<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
     }
 }
 
-/// Fails the test when `response` is not what `openapi.yaml` documents for its status.
+/// The published client models of an error, field for field: the TypeScript
+/// `interface UpdateUserError { statusCode: number; statusMessage: string; message: string;
+/// data?: { issues: Array<{ code: string; validation: string; message: string }> } }` and the
+/// pydantic `UpdateUserError` / `ValidationIssue` (`code: str`, `validation: str`,
+/// `message: str`; `data: Optional[dict[str, List[ValidationIssue]]]`). Like pydantic's
+/// defaults: every declared field required, unknown keys ignored.
+#[derive(serde::Deserialize)]
+#[allow(non_snake_case, dead_code)]
+struct UpdateUserError {
+    statusCode: f64,
+    statusMessage: String,
+    message: String,
+    data: Option<std::collections::HashMap<String, Vec<ValidationIssue>>>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ValidationIssue {
+    code: String,
+    validation: String,
+    message: String,
+}
+
+/// Fails the test when an error body does not parse with the published client models.
+pub fn assert_parses_with_the_client_models(response: &TestResponse) {
+    if let Err(error) = serde_json::from_str::<UpdateUserError>(&response.text) {
+        panic!(
+            "a {} the published client models cannot parse ({error}): {}",
+            response.status, response.text
+        );
+    }
+}
+
+/// Fails the test when `response` is not what `openapi.yaml` documents for its status, or,
+/// for an error, does not parse with the published client models.
 pub fn assert_documented(method: &str, response: &TestResponse) {
+    if response.status >= 400 {
+        assert_parses_with_the_client_models(response);
+    }
     let operation = if method == "OPTIONS" {
         "options"
     } else {
