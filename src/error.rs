@@ -113,7 +113,7 @@ impl ApiError {
             Self::PayloadTooLarge => "Request body must be at most 16384 bytes.",
             Self::UnsupportedMediaType => "Content-Type must be application/json.",
             Self::Internal | Self::DeadlineExceeded => "Internal server error.",
-            Self::NoRoute => "No route matches this path; use /api/users/{user_id}.",
+            Self::NoRoute => "No route matches this path.",
         }
     }
 
