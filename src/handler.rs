@@ -1,6 +1,6 @@
 //! The one handler: `http::Request<Bytes>` in, `http::Response<String>` out, platform-free.
 //!
-//! Checks run in the contract's order (SPEC §1): method → session → `user_id` → ownership →
+//! Checks run in the contract's order (docs/contract.md, "Check order"): method → session → `user_id` → ownership →
 //! cross-site → Content-Type → size → body → store. An unauthenticated caller learns nothing
 //! else, no 4xx path writes anything, and no error response sets a cookie.
 
@@ -319,11 +319,11 @@ fn route_user_id(request: &Request<Bytes>) -> Option<String> {
             .map(|(_, value)| value.into_owned())
     };
     match segment {
-        // Vercel's rewrite of this file's route; without the parameter the literal template
-        // is the id, and answers 400 like any other malformed one.
+        // Vercel's rewrite of this file's route (`/api/users/[user_id]?user_id=7`); without
+        // the parameter the literal template is the id, and answers 400 like any other
+        // malformed one. No other path takes its id from the query.
         Some(template) if template == "[user_id]" => query().or(Some(template)),
-        Some(segment) => Some(segment),
-        None => query(),
+        segment => segment,
     }
 }
 
@@ -343,7 +343,7 @@ fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h He
     ctx.allowed_origins.contains(&origin).then_some(value)
 }
 
-/// SPEC §5, for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
+/// docs/contract.md, "Cross-site requests", for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
 /// `Origin` that is not the request's own.
 fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
     let headers = request.headers();
@@ -512,6 +512,8 @@ mod tests {
             ("/api/users/7?user_id=8", Some("7")),
             ("/api/users/7/extra", None),
             ("/elsewhere", None),
+            ("/elsewhere?user_id=1", None),
+            ("/api/users/1/extra?user_id=1", None),
         ];
         for (uri, expected) in cases {
             assert_eq!(route_user_id(&request(uri)).as_deref(), expected, "{uri}");

@@ -1,4 +1,4 @@
-//! The endpoint, black-box: every row of SPEC §2 through the real server on port 0.
+//! The endpoint, black-box: every row of docs/contract.md's "Responses" through the real server on port 0.
 //! Run over the memory store, or over DynamoDB with `NEPTUN_TEST_STORE=dynamodb`.
 
 mod common;
@@ -1090,9 +1090,37 @@ async fn thirty_two_concurrent_claims_of_one_address_have_exactly_one_winner() {
 #[tokio::test]
 async fn paths_outside_the_route_get_404() {
     let app = spawn_app().await;
-    let response = app.request("PATCH", "/api/other/1", &[], "").await;
-    assert_eq!(response.status, 404);
-    assert_eq!(response.json()["statusMessage"], "Not Found.");
+    let user = app.seed("a@example.com", "old-password").await;
+    for path in [
+        "/api/other/1",
+        "/api/users",
+        "/api/users/1/extra",
+        "/",
+        "/api/users/%2F1",
+    ] {
+        let response = app
+            .request(
+                "PATCH",
+                path,
+                &[
+                    ("cookie", &user.cookie),
+                    ("content-type", "application/json"),
+                ],
+                r#"{"email":"b@example.com"}"#,
+            )
+            .await;
+        if path == "/api/users/%2F1" {
+            // One segment, percent-decoded to "/1": this route, and a malformed id.
+            assert_eq!(response.status, 400, "{path}");
+            continue;
+        }
+        assert_eq!(
+            (response.status, response.json()),
+            (404, error_body(404, "No route matches this path.", None)),
+            "{path}"
+        );
+    }
+    assert_eq!(app.stored(user.id).await.email.as_str(), "a@example.com");
 }
 
 #[tokio::test]

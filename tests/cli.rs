@@ -287,16 +287,36 @@ fn bad_arguments_print_the_usage_and_exit_2() {
 }
 
 #[test]
+fn help_works_on_every_command() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--help"], "neptun user import"),
+        (&["serve", "--help"], "--seed EMAIL:PASSWORD"),
+        (&["session", "mint", "-h"], "--expires-in SECONDS"),
+        (&["table", "create", "--help"], "USERS_TABLE"),
+        (&["user", "create", "--help"], "--password P"),
+        (&["user", "import", "--help"], "--file PATH"),
+    ];
+    for (args, expected) in cases {
+        let (code, stdout, stderr) = run(args, &[]);
+        assert_eq!((code, stderr.as_str()), (0, ""), "{args:?}");
+        assert!(
+            stdout.starts_with("usage:") && stdout.contains(expected),
+            "{args:?}: {stdout}"
+        );
+    }
+}
+
+#[test]
 fn arguments_that_are_not_utf8_print_the_usage_and_exit_2() {
     use std::os::unix::ffi::OsStrExt as _;
     let cases: [(&[&[u8]], &str); 3] = [
         (
             &[b"session", b"mint", b"--email", b"\xff", b"--user-id", b"1"],
-            "error: the value of --email (argument 4) is not valid UTF-8",
+            "error: the value of --email is not valid UTF-8",
         ),
         (
             &[b"serve", b"--addr=127.0.0.1:\xff"],
-            "error: the value of --addr (argument 2) is not valid UTF-8",
+            "error: the value of --addr is not valid UTF-8",
         ),
         (&[b"\xc3\x28"], "error: argument 1 is not valid UTF-8"),
     ];
@@ -314,7 +334,7 @@ fn arguments_that_are_not_utf8_print_the_usage_and_exit_2() {
 }
 
 #[test]
-fn a_seed_that_is_not_valid_is_refused_at_start() {
+fn a_seed_that_is_not_valid_is_a_usage_error() {
     let (code, stdout, stderr) = run(
         &[
             "serve",
@@ -325,9 +345,13 @@ fn a_seed_that_is_not_valid_is_refused_at_start() {
         ],
         &[],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "parsed with the arguments: a usage error");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("not a valid email"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --seed: \"not-an-email\" is not a valid email address")
+            && stderr.contains("usage: neptun [serve]"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

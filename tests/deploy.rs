@@ -389,7 +389,11 @@ async fn the_vercel_binary_serves_both_url_forms() {
         .send()
         .await
         .unwrap();
-    assert_eq!(literal.status(), 400, "the literal [user_id] is never an id");
+    assert_eq!(
+        literal.status(),
+        400,
+        "the literal [user_id] is never an id"
+    );
     let body: Value = literal.json().await.unwrap();
     assert_eq!(
         body,

@@ -471,7 +471,7 @@ impl TestApp {
     }
 }
 
-/// Every JSON response carries these (SPEC §2).
+/// Every JSON response carries these (docs/contract.md, "Responses").
 pub fn assert_contract_headers(response: &TestResponse) {
     assert_eq!(
         response.header("content-type"),
