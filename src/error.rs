@@ -77,44 +77,85 @@ pub enum Forbidden {
 }
 
 impl ApiError {
-    /// The HTTP status of this outcome.
-    pub fn status(&self) -> StatusCode {
+    /// Every outcome's status, its name in the request log's `outcome` field, and its
+    /// `message`: the one table they are written in.
+    fn row(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        const INVALID_BODY: &str =
+            "Invalid body(?email, ?password). At least one of email or password is required.";
+        const INTERNAL: &str = "Internal server error.";
+        const UNAUTHORIZED: &str = "Unauthorized";
+        const FORBIDDEN: &str = "You do not have access to this resource.";
         match self {
-            Self::InvalidBody(_)
-            | Self::InvalidJson
-            | Self::InvalidUserId(_)
-            | Self::WrongCurrentPassword => StatusCode::BAD_REQUEST,
-            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Internal | Self::DeadlineExceeded => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidBody(_) => (S::BAD_REQUEST, "invalid_body", INVALID_BODY),
+            Self::InvalidJson => (S::BAD_REQUEST, "invalid_json", "Invalid JSON body"),
+            Self::InvalidUserId(_) => (
+                S::BAD_REQUEST,
+                "invalid_user_id",
+                "Invalid route parameter user_id.",
+            ),
+            Self::WrongCurrentPassword => (
+                S::BAD_REQUEST,
+                "wrong_current_password",
+                WRONG_CURRENT_PASSWORD,
+            ),
+            Self::Unauthorized(reason) => (
+                S::UNAUTHORIZED,
+                match reason {
+                    Unauthorized::Missing => "session_missing",
+                    Unauthorized::Invalid => "session_invalid",
+                    Unauthorized::Duplicate => "session_duplicate",
+                    Unauthorized::Expired => "session_expired",
+                    Unauthorized::Revoked => "session_revoked",
+                },
+                UNAUTHORIZED,
+            ),
+            Self::Forbidden(Forbidden::OtherUser) => {
+                (S::FORBIDDEN, "forbidden_other_user", FORBIDDEN)
+            }
+            Self::Forbidden(Forbidden::CrossSite) => {
+                (S::FORBIDDEN, "forbidden_cross_site", FORBIDDEN)
+            }
+            Self::NotFound => (S::NOT_FOUND, "not_found", "User not found."),
+            Self::NoRoute => (S::NOT_FOUND, "no_route", "No route matches this path."),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed.",
+            ),
+            Self::EmailTaken => (S::CONFLICT, "email_taken", "Email already in use."),
+            Self::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Request body must be at most 16384 bytes.",
+            ),
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json.",
+            ),
+            Self::TooManyAttempts { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many attempts; try again later.",
+            ),
+            Self::Internal => (S::INTERNAL_SERVER_ERROR, "internal", INTERNAL),
+            Self::DeadlineExceeded => (S::INTERNAL_SERVER_ERROR, "deadline_exceeded", INTERNAL),
         }
     }
 
+    /// The HTTP status of this outcome.
+    pub fn status(&self) -> StatusCode {
+        self.row().0
+    }
+
+    /// A short label for the request log line (the `outcome` field).
+    pub fn kind(&self) -> &'static str {
+        self.row().1
+    }
+
     fn message(&self) -> &'static str {
-        match self {
-            Self::InvalidBody(_) => {
-                "Invalid body(?email, ?password). At least one of email or password is required."
-            }
-            Self::InvalidJson => "Invalid JSON body",
-            Self::InvalidUserId(_) => "Invalid route parameter user_id.",
-            Self::Unauthorized(_) => "Unauthorized",
-            Self::Forbidden(_) => "You do not have access to this resource.",
-            Self::NotFound => "User not found.",
-            Self::MethodNotAllowed => "Method not allowed.",
-            Self::EmailTaken => "Email already in use.",
-            Self::WrongCurrentPassword => WRONG_CURRENT_PASSWORD,
-            Self::TooManyAttempts { .. } => "Too many attempts; try again later.",
-            Self::PayloadTooLarge => "Request body must be at most 16384 bytes.",
-            Self::UnsupportedMediaType => "Content-Type must be application/json.",
-            Self::Internal | Self::DeadlineExceeded => "Internal server error.",
-            Self::NoRoute => "No route matches this path.",
-        }
+        self.row().2
     }
 
     /// The JSON error body: status, reason phrase with a period, message, and issues if any.
@@ -134,32 +175,6 @@ impl ApiError {
                 json!({ "issues": [Issue::custom_at(WRONG_CURRENT_PASSWORD, "current_password")] });
         }
         body.to_string()
-    }
-
-    /// A short label for the request log line (the `outcome` field).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::InvalidBody(_) => "invalid_body",
-            Self::InvalidJson => "invalid_json",
-            Self::InvalidUserId(_) => "invalid_user_id",
-            Self::Unauthorized(Unauthorized::Missing) => "session_missing",
-            Self::Unauthorized(Unauthorized::Invalid) => "session_invalid",
-            Self::Unauthorized(Unauthorized::Duplicate) => "session_duplicate",
-            Self::Unauthorized(Unauthorized::Expired) => "session_expired",
-            Self::Unauthorized(Unauthorized::Revoked) => "session_revoked",
-            Self::Forbidden(Forbidden::OtherUser) => "forbidden_other_user",
-            Self::Forbidden(Forbidden::CrossSite) => "forbidden_cross_site",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::EmailTaken => "email_taken",
-            Self::WrongCurrentPassword => "wrong_current_password",
-            Self::TooManyAttempts { .. } => "too_many_attempts",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Internal => "internal",
-            Self::DeadlineExceeded => "deadline_exceeded",
-            Self::NoRoute => "no_route",
-        }
     }
 }
 

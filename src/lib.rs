@@ -5,6 +5,10 @@
 //! (`api/users/[user_id].rs`), the AWS Lambda function (`src/bin/lambda.rs`) and the local
 //! command (`src/main.rs`), each building one [`AppContext`] per cold start.
 
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod cli;
 pub mod config;
 pub mod context;

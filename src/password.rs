@@ -81,7 +81,8 @@ impl fmt::Debug for PasswordHash {
 }
 
 /// Hashing failed (the worker panicked or Argon2 refused); the cause is not user-facing.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
 pub struct HashError;
 
 /// Argon2id v19 with the contract's parameters (what every stored hash is made with).
@@ -121,8 +122,8 @@ struct Pool {
     /// Argon2 or bcrypt computations started, ever (what a test counts to prove a request
     /// bought none).
     started: AtomicUsize,
-    /// Hashes queued or running.
-    pending: AtomicUsize,
+    /// One permit per place in the queue (waiting or running); none left: refuse at once.
+    places: Arc<tokio::sync::Semaphore>,
     /// Started on first use, so a cold start that never changes a password starts no thread
     /// and maps no arena.
     jobs: OnceLock<mpsc::Sender<Job>>,
@@ -135,7 +136,9 @@ impl Hasher {
             inner: Arc::new(Pool {
                 concurrency: concurrency.max(1),
                 started: AtomicUsize::new(0),
-                pending: AtomicUsize::new(0),
+                places: Arc::new(tokio::sync::Semaphore::new(
+                    concurrency.max(1) * (QUEUE_PER_THREAD + 1),
+                )),
                 jobs: OnceLock::new(),
             }),
         }
@@ -178,11 +181,10 @@ impl Hasher {
     /// Queues one job made by `job` around its reply channel and waits for the answer.
     async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, HashError> {
         let pool = &*self.inner;
-        let _slot = Pending::take(&pool.pending, pool.concurrency * (QUEUE_PER_THREAD + 1))
-            .ok_or_else(|| {
-                tracing::warn!("password hash queue full");
-                HashError
-            })?;
+        let _place = Arc::clone(&pool.places).try_acquire_owned().map_err(|_| {
+            tracing::warn!("password hash queue full");
+            HashError
+        })?;
         let (reply, answer) = oneshot::channel();
         pool.started.fetch_add(1, Ordering::Relaxed);
         self.jobs().send(job(reply)).map_err(|_| HashError)?;
@@ -211,23 +213,6 @@ impl Hasher {
             }
             jobs
         })
-    }
-}
-
-/// A place in the hash queue, given back when the request is done with it.
-struct Pending<'a>(&'a AtomicUsize);
-
-impl<'a> Pending<'a> {
-    fn take(pending: &'a AtomicUsize, limit: usize) -> Option<Self> {
-        let taken = pending.fetch_add(1, Ordering::AcqRel);
-        let slot = Self(pending);
-        (taken < limit).then_some(slot)
-    }
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -338,9 +323,9 @@ mod tests {
         let hasher = Hasher::new(1);
         let pool = &*hasher.inner;
         let held: Vec<_> = (0..QUEUE_PER_THREAD + 1)
-            .map(|_| Pending::take(&pool.pending, QUEUE_PER_THREAD + 1))
+            .map(|_| Arc::clone(&pool.places).try_acquire_owned())
             .collect();
-        assert!(held.iter().all(Option::is_some));
+        assert!(held.iter().all(Result::is_ok));
         let refused = hasher
             .hash(NewPassword::parse("one too many").unwrap())
             .await;

@@ -197,7 +197,8 @@ impl DynamoStore {
         }
     }
 
-    /// The SDK client (tests scan the table with it).
+    /// The SDK client (tests scan the table with it; `test-util` feature).
+    #[cfg(feature = "test-util")]
     pub fn client(&self) -> &Client {
         &self.client
     }

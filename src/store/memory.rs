@@ -150,7 +150,9 @@ impl UserStore for MemoryStore {
 }
 
 impl MemoryStore {
-    /// Every claimed address and its holder, for invariant checks in tests.
+    /// Every claimed address and its holder, for invariant checks in tests (`test-util`
+    /// feature).
+    #[cfg(feature = "test-util")]
     pub fn claims(&self) -> Vec<(String, UserId)> {
         let mut claims: Vec<_> = self
             .lock()
