@@ -5,7 +5,7 @@
 //! Honesty rules: the same load tool (wrk), connection count and duration for subject and
 //! baseline; warm-up runs are discarded; every figure is the median of several runs.
 
-#[path = "../tests/common/runtime_api.rs"]
+#[path = "../tests/api/common/runtime_api.rs"]
 mod runtime_api;
 
 use std::fmt::Write as _;

@@ -1,6 +1,6 @@
 //! The local command as a user runs it: the built binary, its stdout lines and exit codes.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};

@@ -4,7 +4,7 @@
 //! Without `AWS_ENDPOINT_URL_DYNAMODB` the DynamoDB half says it skipped; with
 //! `NEPTUN_REQUIRE_DYNAMODB=1` (as `scripts/test` and CI set) a missing emulator fails.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

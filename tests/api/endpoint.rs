@@ -1,7 +1,7 @@
 //! The endpoint, black-box: every row of docs/contract.md's "Responses" through the real server on port 0.
 //! Run over the memory store, or over DynamoDB with `NEPTUN_TEST_STORE=dynamodb`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use neptun_users::domain::UserId;

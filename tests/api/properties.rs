@@ -2,7 +2,7 @@
 //! `user_id` parser, the cookie decoder and the whole handler. Never a panic; always a result
 //! in the contract's shape.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! by scanning the table. `NEPTUN_SOAK_SECONDS` sets the length (CI runs a short one;
 //! `NEPTUN_SOAK_SECONDS=60 scripts/test --test soak -- --nocapture` is the long run).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! does it). Without node or those packages the tests say SKIPPED, unless
 //! `NEPTUN_REQUIRE_BROWSER=1` (set by the test command), which makes that a failure.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::path::PathBuf;

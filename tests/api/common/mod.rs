@@ -68,6 +68,11 @@ impl std::io::Write for LogSink {
         LOGS.lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(buf);
+        // TEST_LOG=1 shows them too, past the test harness's capture.
+        static SHOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *SHOW.get_or_init(|| std::env::var_os("TEST_LOG").is_some_and(|v| v != "0")) {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), buf);
+        }
         Ok(buf.len())
     }
 

@@ -2,7 +2,7 @@
 //! Runtime API fed recorded API Gateway / Function URL events, the Vercel binary as the HTTP
 //! server `vercel_runtime` starts on `VERCEL_DEV_PORT`. Both over DynamoDB on the emulator.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -17,7 +17,7 @@ struct Documented {
 }
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-    let yaml = include_str!("../../openapi.yaml");
+    let yaml = include_str!("../../../openapi.yaml");
     serde_norway::from_str(yaml).expect("openapi.yaml parses")
 });
 
