@@ -21,17 +21,27 @@ pub struct NewPassword(String);
 impl NewPassword {
     /// Checks the length bounds, reporting both if both fail (they cannot).
     pub fn parse(raw: &str) -> Result<Self, Vec<Issue>> {
-        let issues = length_issues(raw, (MIN_LENGTH, MAX_LENGTH), "Password", "password");
-        if issues.is_empty() {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(issues)
-        }
+        within(raw, (MIN_LENGTH, MAX_LENGTH), "Password", "password").map(Self)
     }
 
     /// The plaintext, for the hasher only.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// `raw`, owned, if its length is within `bounds`; else the length issue.
+fn within(
+    raw: &str,
+    bounds: (u64, u64),
+    label: &str,
+    field: &'static str,
+) -> Result<String, Vec<Issue>> {
+    let issues = length_issues(raw, bounds, label, field);
+    if issues.is_empty() {
+        Ok(raw.to_owned())
+    } else {
+        Err(issues)
     }
 }
 
@@ -81,12 +91,7 @@ pub struct CurrentPassword(String);
 impl CurrentPassword {
     /// Checks the length bounds.
     pub fn parse(raw: &str) -> Result<Self, Vec<Issue>> {
-        let issues = length_issues(raw, (1, MAX_LENGTH), "Current password", "current_password");
-        if issues.is_empty() {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(issues)
-        }
+        within(raw, (1, MAX_LENGTH), "Current password", "current_password").map(Self)
     }
 
     /// The plaintext, for the verifier only.

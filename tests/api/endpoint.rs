@@ -349,16 +349,7 @@ async fn sessions_that_are_missing_forged_expired_or_from_other_keys_get_401() {
         ("older than the maximum age from login", past_max_age),
         ("revoked: session version is not the stored one", revoked),
     ];
-    for (why, cookie) in cases {
-        let response = app
-            .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
-            .await;
-        assert_eq!(
-            (response.status, response.json()),
-            (401, error_body(401, "Unauthorized", None)),
-            "{why}"
-        );
-    }
+    app.assert_all_unauthorized(&user, cases).await;
     assert_eq!(
         app.stored(user.id).await.email.as_str(),
         "a@example.com",
@@ -1711,16 +1702,7 @@ async fn nuxt_cookies_that_are_not_the_apps_sessions_get_401_and_write_nothing()
             )),
         ),
     ];
-    for (why, cookie) in cases {
-        let response = app
-            .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
-            .await;
-        assert_eq!(
-            (response.status, response.json()),
-            (401, error_body(401, "Unauthorized", None)),
-            "{why}"
-        );
-    }
+    app.assert_all_unauthorized(&user, cases).await;
     assert_eq!(app.stored(user.id).await.email.as_str(), "a@example.com");
 }
 

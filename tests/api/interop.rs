@@ -185,16 +185,7 @@ async fn cookies_h3_would_not_open_or_that_name_no_user_get_401() {
             nuxt_app_login(json!({"id": user.id.to_string()}), &now, None).0,
         ),
     ];
-    for (why, cookie) in cases {
-        let response = app
-            .patch(user.id, &cookie, r#"{"email":"b@example.com"}"#)
-            .await;
-        assert_eq!(
-            (response.status, response.json()),
-            (401, error_body(401, "Unauthorized", None)),
-            "{why}"
-        );
-    }
+    app.assert_all_unauthorized(&user, cases).await;
     let response = app
         .patch(user.id, &good, r#"{"email":"b@example.com"}"#)
         .await;

@@ -466,6 +466,30 @@ impl TestApp {
         response
     }
 
+    /// Sends an address change with each `(why, cookie)` and asserts every one answers the
+    /// contract's 401, and that the user's stored address is still `email` afterwards.
+    pub async fn assert_all_unauthorized(
+        &self,
+        user: &TestUser,
+        cases: impl IntoIterator<Item = (&str, String)>,
+    ) {
+        for (why, cookie) in cases {
+            let response = self
+                .patch(user.id, &cookie, r#"{"email":"not-written@example.com"}"#)
+                .await;
+            assert_eq!(
+                (response.status, response.json()),
+                (401, error_body(401, "Unauthorized", None)),
+                "{why}"
+            );
+        }
+        assert_eq!(
+            self.stored(user.id).await.email.as_str(),
+            user.email,
+            "nothing was written"
+        );
+    }
+
     /// The stored user, read back from the store.
     pub async fn stored(&self, id: u64) -> neptun_users::store::StoredUser {
         self.store
