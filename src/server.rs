@@ -245,14 +245,22 @@ impl Connection {
             .serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
         let mut closing = false;
+        // Checked lazily: the timer fires at most once per idle timeout, never per request.
+        let mut check_at = tokio::time::Instant::now() + limits.idle_timeout;
         loop {
-            let idle_until = busy.idle_since().map(|since| since + limits.idle_timeout);
             tokio::select! {
                 _ = connection.as_mut() => return,
-                () = busy.changed() => {}
-                () = sleep_until(idle_until), if !closing && idle_until.is_some() => {
-                    connection.as_mut().graceful_shutdown();
-                    closing = true;
+                () = tokio::time::sleep_until(check_at), if !closing => {
+                    let now = tokio::time::Instant::now();
+                    match busy.idle_since() {
+                        Some(since) if since + limits.idle_timeout <= now => {
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                        Some(since) => check_at = since + limits.idle_timeout,
+                        // A request in flight: look again once it could have gone idle.
+                        None => check_at = now + limits.idle_timeout,
+                    }
                 }
                 _ = stop.wait_for(|stopping| *stopping), if !closing => {
                     // Answers the request in flight, if any, then closes.
@@ -264,25 +272,15 @@ impl Connection {
     }
 }
 
-/// `None` sleeps forever.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// A connection's requests in flight, and since when it has had none.
 struct Busy {
     state: std::sync::Mutex<(usize, tokio::time::Instant)>,
-    changed: tokio::sync::Notify,
 }
 
 impl Busy {
     fn new() -> Self {
         Self {
             state: std::sync::Mutex::new((0, tokio::time::Instant::now())),
-            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -294,17 +292,12 @@ impl Busy {
 
     fn update(&self, change: impl FnOnce(&mut (usize, tokio::time::Instant))) {
         change(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
-        self.changed.notify_one();
     }
 
     /// When the connection last became idle, or `None` while a request is in flight.
     fn idle_since(&self) -> Option<tokio::time::Instant> {
         let (count, since) = *self.state.lock().unwrap_or_else(|p| p.into_inner());
         (count == 0).then_some(since)
-    }
-
-    async fn changed(&self) {
-        self.changed.notified().await;
     }
 }
 
