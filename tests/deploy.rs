@@ -81,6 +81,18 @@ fn v1_event(id: &str, cookie: &str, body: &str) -> Value {
     event
 }
 
+/// The recorded REST API (v1) `/{proxy+}` event: no `user_id` parameter, the stage in
+/// front of the path; the proxy parameter carries `api/users/{id}` as the client sent it.
+fn v1_proxy_event(id: &str, cookie: &str, body: &str) -> Value {
+    let mut event = event("apigw_v1_rest_proxy.json");
+    event["path"] = json!(format!("/api/users/{id}"));
+    event["pathParameters"] = json!({ "proxy": format!("api/users/{id}") });
+    event["headers"]["Cookie"] = json!(cookie);
+    event["multiValueHeaders"]["Cookie"] = json!([cookie]);
+    event["body"] = json!(body);
+    event
+}
+
 /// The recorded Function URL event: no path parameters, so the path carries the id.
 fn function_url_event(id: &str, cookie: &str, body: &str) -> Value {
     let mut event = event("function_url.json");
@@ -142,9 +154,10 @@ async fn the_lambda_binary_answers_v2_v1_and_function_url_events() {
     let _lambda = start_lambda(&api, &env);
     let id = user.id.to_string();
     type MakeEvent = fn(&str, &str, &str) -> Value;
-    let kinds: [(&str, MakeEvent); 3] = [
+    let kinds: [(&str, MakeEvent); 4] = [
         ("HTTP API v2", v2_event),
         ("REST API v1", v1_event),
+        ("REST API v1, /{proxy+} resource", v1_proxy_event),
         ("Function URL", function_url_event),
     ];
 
@@ -249,6 +262,86 @@ async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
         "new-password",
         &stored.password_hash
     ));
+}
+
+/// `%37` for `7`, every byte of `id` percent-encoded.
+fn percent_encoded(id: &str) -> String {
+    id.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn the_lambda_binary_decodes_path_parameters_exactly_once() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+    let encoded = percent_encoded(&id);
+    let invalid = error_body(
+        400,
+        "Invalid route parameter user_id.",
+        Some(
+            json!([{"code":"invalid_string","validation":"regex","message":"user_id must be a positive integer written with digits only.","path":["user_id"]}]),
+        ),
+    );
+    type MakeEvent = fn(&str, &str, &str) -> Value;
+    // (why, event, the id as the event carries it, expected status; 400s answer `invalid`)
+    let cases: [(&str, MakeEvent, String, u16); 6] = [
+        (
+            "REST API: an encoded id is decoded",
+            v1_event,
+            encoded.clone(),
+            200,
+        ),
+        (
+            "REST API: an encoded sign stays a sign",
+            v1_event,
+            format!("%2B{id}"),
+            400,
+        ),
+        (
+            "REST API: decoded once, not twice",
+            v1_event,
+            format!("%25{}", &encoded[1..]),
+            400,
+        ),
+        (
+            "REST API /{proxy+}: an encoded id is decoded",
+            v1_proxy_event,
+            encoded.clone(),
+            200,
+        ),
+        (
+            "REST API /{proxy+}: an encoded slash is no second segment",
+            v1_proxy_event,
+            format!("{id}%2F1"),
+            400,
+        ),
+        (
+            "HTTP API: already decoded, never decoded again",
+            v2_event,
+            encoded.clone(),
+            400,
+        ),
+    ];
+    for (i, (why, make, raw_id, status)) in cases.into_iter().enumerate() {
+        let address = format!("decoded{i}@example.com");
+        let body = json!({ "email": address }).to_string();
+        let response = api
+            .invoke(make(&raw_id, &user.cookie, &body))
+            .await
+            .unwrap_or_else(|e| panic!("{why}: error {e}"));
+
+        assert_eq!(response["statusCode"], status, "{why}: {response}");
+        let answered: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        let expected = if status == 200 {
+            json!({"user": {"id": user.id, "primary_email": address}})
+        } else {
+            invalid.clone()
+        };
+        assert_eq!(answered, expected, "{why}");
+    }
 }
 
 #[tokio::test]
@@ -863,7 +956,7 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
     let panic_body =
         json!({ "password": neptun_users::password::FORCED_PANIC_PASSWORD }).to_string();
     // (why, event, body, status, expected body; None: the updated user)
-    let cases: [(&str, MakeEvent, String, u16, Option<Value>); 6] = [
+    let cases: [(&str, MakeEvent, String, u16, Option<Value>); 7] = [
         (
             "HTTP API v2",
             v2_event,
@@ -875,6 +968,13 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
             "REST API v1",
             v1_event,
             json!({"email": "arm64-v1@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "REST API v1, /{proxy+} resource",
+            v1_proxy_event,
+            json!({"email": "arm64-proxy@example.com"}).to_string(),
             200,
             None,
         ),
