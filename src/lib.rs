@@ -21,6 +21,7 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod vercel_oidc;
 
 pub use config::Config;
 pub use context::AppContext;

@@ -7,6 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::aws_stand_in::{AwsStandIn, SecretAnswer};
 use common::runtime_api::RuntimeApi;
 use common::*;
 use serde_json::{Value, json};
@@ -405,12 +406,20 @@ async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
 
 /// [`start_vercel`], with the binary's stderr going to `stderr`.
 async fn start_vercel_logging_to(env: &[(String, String)], stderr: Stdio) -> (Running, String) {
+    start_vercel_as(Command::new(VERCEL), env, stderr).await
+}
+
+/// Runs `command` (the Vercel binary, perhaps with variables removed) as [`start_vercel`].
+async fn start_vercel_as(
+    mut command: Command,
+    env: &[(String, String)],
+    stderr: Stdio,
+) -> (Running, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut command = Command::new(VERCEL);
     command
         .env("VERCEL_DEV_PORT", port.to_string())
         .stdout(Stdio::null())
@@ -494,8 +503,13 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let region = ("AWS_REGION", "us-east-1");
-    let cases: [(&str, Env, &str); 8] = [
+    let cases: [(&str, Env, &str); 9] = [
         ("no secret", vec![region], "SESSION_SECRET is not set"),
+        (
+            "no AWS credentials at all",
+            vec![region, good_secret],
+            "no AWS credentials: set ",
+        ),
         (
             "short secret",
             vec![region, ("SESSION_SECRET", "short")],
@@ -1043,4 +1057,129 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
         "arm64-password-1",
         &app.stored(user.id).await.password_hash
     ));
+}
+
+/// The variables that would give the Vercel binary access keys from the test environment.
+const ACCESS_KEYS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+#[tokio::test]
+async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // No access keys reach the function: a 200 means its DynamoDB calls were signed with the
+    // credentials the stand-in STS issued for the token (the SDK signs nothing without).
+    let sts = AwsStandIn::start(SecretAnswer::Error(500, "NotCalled")).await;
+    let role = "arn:aws:iam::123456789012:role/neptun-users-vercel";
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.extend([
+        ("AWS_ROLE_ARN".to_owned(), role.to_owned()),
+        ("AWS_ENDPOINT_URL_STS".to_owned(), sts.url.clone()),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+    ]);
+    let without_keys = || {
+        let mut command = Command::new(VERCEL);
+        for name in ACCESS_KEYS {
+            command.env_remove(name);
+        }
+        command
+    };
+    let log = LogFile::new("vercel-oidc");
+    let (vercel, url) = start_vercel_as(without_keys(), &env, log.stdio()).await;
+    let client = reqwest::Client::new();
+    let internal = error_body(500, "Internal server error.", None);
+    // (why, the request's x-vercel-oidc-token, expected status)
+    let cases = [
+        ("before any token there are no credentials", None, 500),
+        (
+            "the first token buys credentials",
+            Some("vercel-oidc-token-1"),
+            200,
+        ),
+        (
+            "a fresher token while they are cached",
+            Some("vercel-oidc-token-2"),
+            200,
+        ),
+    ];
+    for (i, (why, token, status)) in cases.into_iter().enumerate() {
+        let address = format!("oidc{i}@example.com");
+        let mut request = client
+            .patch(format!("{url}/api/users/{}", user.id))
+            .header("cookie", &user.cookie)
+            .header("content-type", "application/json")
+            .body(json!({ "email": address }).to_string());
+        if let Some(token) = token {
+            request = request.header("x-vercel-oidc-token", token);
+        }
+        let response = request.send().await.unwrap();
+
+        assert_eq!(response.status().as_u16(), status, "{why}");
+        let body: Value = response.json().await.unwrap();
+        let expected = if status == 200 {
+            json!({"user": {"id": user.id, "primary_email": address}})
+        } else {
+            internal.clone()
+        };
+        assert_eq!(body, expected, "{why}");
+    }
+    drop(vercel);
+    let assumed = sts.calls_of("AssumeRoleWithWebIdentity");
+    assert_eq!(assumed.len(), 1, "the credentials are cached: {assumed:?}");
+    let asked: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(assumed[0].body.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(asked["RoleArn"], role);
+    assert_eq!(asked["RoleSessionName"], "neptun-users");
+    assert_eq!(asked["WebIdentityToken"], "vercel-oidc-token-1");
+    let logs = log.read();
+    assert!(
+        logs.contains("enable OIDC federation in the Vercel project's settings"),
+        "the missing token is explained: {logs:.3000}"
+    );
+    assert_no_secret_in(
+        &logs,
+        &[
+            "vercel-oidc-token-1",
+            "vercel-oidc-token-2",
+            "stand-in-secret-access-key",
+            "stand-in-session-token",
+        ],
+        "vercel with OIDC at trace",
+    );
+
+    // Under `vercel dev` the token comes in VERCEL_OIDC_TOKEN, before any request.
+    env.push((
+        "VERCEL_OIDC_TOKEN".to_owned(),
+        "token-from-vercel-dev".to_owned(),
+    ));
+    let (vercel, url) = start_vercel_as(without_keys(), &env, Stdio::null()).await;
+    let response = client
+        .patch(format!("{url}/api/users/{}", user.id))
+        .header("cookie", &user.cookie)
+        .header("content-type", "application/json")
+        .body(r#"{"email":"oidc-dev@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"user": {"id": user.id, "primary_email": "oidc-dev@example.com"}})
+    );
+    drop(vercel);
+    let assumed = sts.calls_of("AssumeRoleWithWebIdentity");
+    assert_eq!(assumed.len(), 2);
+    assert!(
+        assumed[1]
+            .body
+            .contains("WebIdentityToken=token-from-vercel-dev"),
+        "{:?}",
+        assumed[1]
+    );
 }
