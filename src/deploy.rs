@@ -1,6 +1,7 @@
 //! Start-up shared by the deployed functions (Lambda and Vercel): configuration, AWS
-//! credentials and the DynamoDB store, built once per cold start. A bad setting stops the
-//! process with one line.
+//! credentials, the session secret (from Secrets Manager when `SESSION_SECRET_ID` says so) and
+//! the DynamoDB store, built once per cold start. A bad setting stops the process with one
+//! line.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::context::{AppContext, ForwardedHeaders, Scheme};
+use crate::secrets_manager::SecretReference;
 use crate::store::dynamodb::{checked, sdk_config_loader};
 use crate::store::{DynamoStore, StoreError};
 use crate::vercel_oidc::{OidcToken, TOKEN_HEADER, VercelOidcCredentials};
@@ -74,9 +76,13 @@ impl Starting {
     }
 }
 
+/// A stand-in for a session secret still in Secrets Manager while the other settings are
+/// checked: long enough for either format, never used to sign anything.
+const SECRET_PLACEHOLDER: &str = "placeholder-until-the-secret-is-read-from-secrets-manager";
+
 /// Reads and checks the configuration and the SDK's settings now, so a bad one stops the start
 /// with a message naming it: first everything that needs no network, then the AWS region and
-/// credentials. The DynamoDB
+/// credentials, then the session secret from Secrets Manager if it is kept there. The DynamoDB
 /// client and the rest of the context are then built on a runtime worker while the caller
 /// starts the platform's runtime: the client's endpoint rules (~0.2 ms of CPU) overlap the
 /// runtime's own start-up and its wait for the first event, which waits for the context in
@@ -84,7 +90,11 @@ impl Starting {
 /// runtime the build simply runs first.
 pub async fn init(door: Door) -> Result<Starting, String> {
     let env = |name: &str| std::env::var(name).ok();
-    let config = Config::from_lookup(env).map_err(|e| e.to_string())?;
+    let reference = SecretReference::from_lookup(env)?;
+    let placeholder = reference
+        .as_ref()
+        .map(|r| (r.variable(), SECRET_PLACEHOLDER));
+    let config = read_config(env, placeholder)?;
     if !config.cookie_secure {
         return Err(
             "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
@@ -97,6 +107,25 @@ pub async fn init(door: Door) -> Result<Starting, String> {
             other => format!("{other:?}"),
         })?;
     let (sdk_config, oidc) = AwsCredentials::from_lookup(door, env)?.added_to(without_credentials);
+    let config = match &reference {
+        None => config,
+        Some(reference) => {
+            if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
+                return Err(format!(
+                    "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
+                    reference.id_variable(),
+                    reference.variable()
+                ));
+            }
+            let secret = reference.read(&sdk_config).await?;
+            read_config(env, Some((reference.variable(), &secret))).map_err(|error| {
+                format!(
+                    "{error} (its value comes from the secret {} names)",
+                    reference.id_variable()
+                )
+            })?
+        }
+    };
     let (scheme, forwarded) = door.scheme_and_forwarding();
     let (built, starting) = watch::channel(None);
     tokio::spawn(async move {
@@ -109,6 +138,19 @@ pub async fn init(door: Door) -> Result<Starting, String> {
         built: starting,
         oidc,
     })
+}
+
+/// The configuration from `env`, with `secret` (variable, value) answering for a session
+/// secret kept elsewhere.
+fn read_config(
+    env: impl Fn(&str) -> Option<String>,
+    secret: Option<(&str, &str)>,
+) -> Result<Config, String> {
+    Config::from_lookup(|name| match secret {
+        Some((variable, value)) if variable == name => Some(value.to_owned()),
+        _ => env(name),
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// Where a deployed function's AWS credentials come from. Only the environment is consulted:
@@ -262,5 +304,23 @@ mod tests {
             };
             assert_eq!(found, expected, "{why}");
         }
+    }
+
+    #[test]
+    fn a_secret_kept_elsewhere_answers_for_its_variable_only() {
+        let env = |name: &str| match name {
+            "SESSION_SECRET" => Some("never-read-when-the-secret-is-elsewhere".to_owned()),
+            "USERS_TABLE" => Some("from-the-environment".to_owned()),
+            _ => None,
+        };
+        let read = "a-secret-read-from-secrets-manager-48-characters";
+        let config = read_config(env, Some(("SESSION_SECRET", read))).unwrap();
+        assert_eq!(config.session.all(), [read]);
+        assert_eq!(config.users_table, "from-the-environment");
+        let short = read_config(env, Some(("SESSION_SECRET", "short"))).unwrap_err();
+        assert_eq!(
+            short,
+            "SESSION_SECRET is too short: it must be at least 32 bytes"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod import;
 pub mod iron;
 pub mod lambda;
 pub mod password;
+pub mod secrets_manager;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -503,12 +503,24 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let region = ("AWS_REGION", "us-east-1");
-    let cases: [(&str, Env, &str); 9] = [
+    let cases: [(&str, Env, &str); 10] = [
         ("no secret", vec![region], "SESSION_SECRET is not set"),
         (
             "no AWS credentials at all",
             vec![region, good_secret],
             "no AWS credentials: set ",
+        ),
+        (
+            "a secret and the id of one in Secrets Manager",
+            vec![
+                region,
+                good_secret,
+                (
+                    "SESSION_SECRET_ID",
+                    "arn:aws:secretsmanager:us-east-1:1:secret:short\"",
+                ),
+            ],
+            "both SESSION_SECRET and SESSION_SECRET_ID are set",
         ),
         (
             "short secret",
@@ -1057,6 +1069,201 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
         "arm64-password-1",
         &app.stored(user.id).await.password_hash
     ));
+}
+
+/// The session secret's id in Secrets Manager, in the tests that keep it there.
+const SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:neptun-session-AbCdEf";
+
+/// `env` with the session secret moved to the Secrets Manager stand-in at `endpoint`.
+fn secret_kept_in_secrets_manager(env: &mut Vec<(String, String)>, endpoint: &str) {
+    env.retain(|(name, _)| name != "SESSION_SECRET" && name != "RUST_LOG");
+    env.extend([
+        ("SESSION_SECRET_ID".to_owned(), SECRET_ARN.to_owned()),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+            endpoint.to_owned(),
+        ),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+    ]);
+}
+
+#[tokio::test]
+async fn both_binaries_read_the_session_secret_from_secrets_manager_once_per_start() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // The stand-in holds the secret the user's cookie is signed with; the environment holds
+    // none, so a 200 means the function signs and verifies with the secret it read.
+    let secrets = AwsStandIn::start(SecretAnswer::Value(SECRET.to_owned())).await;
+    secret_kept_in_secrets_manager(&mut env, &secrets.url);
+    let id = user.id.to_string();
+
+    let lambda_log = LogFile::new("lambda-secret");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, lambda_log.stdio());
+    let mut answers = Vec::new();
+    for i in 0..2 {
+        let body = json!({ "email": format!("secret-lambda{i}@example.com") }).to_string();
+        let response = api
+            .invoke(v2_event(&id, &user.cookie, &body))
+            .await
+            .unwrap();
+        answers.push((
+            format!("Lambda, request {i}"),
+            response["statusCode"].as_u64().unwrap(),
+            serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap(),
+            format!("secret-lambda{i}@example.com"),
+        ));
+    }
+    drop(lambda);
+    let vercel_log = LogFile::new("vercel-secret");
+    let (vercel, url) = start_vercel_logging_to(&env, vercel_log.stdio()).await;
+    let client = reqwest::Client::new();
+    for i in 0..2 {
+        let address = format!("secret-vercel{i}@example.com");
+        let response = client
+            .patch(format!("{url}/api/users/{id}"))
+            .header("cookie", &user.cookie)
+            .header("content-type", "application/json")
+            .body(json!({ "email": address }).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = u64::from(response.status().as_u16());
+        answers.push((
+            format!("Vercel, request {i}"),
+            status,
+            response.json().await.unwrap(),
+            address,
+        ));
+    }
+    drop(vercel);
+
+    for (why, status, body, address) in answers {
+        assert_eq!(status, 200, "{why}: {body}");
+        assert_eq!(
+            body,
+            json!({"user": {"id": user.id, "primary_email": address}}),
+            "{why}"
+        );
+    }
+    let reads = secrets.calls_of("GetSecretValue");
+    assert_eq!(reads.len(), 2, "one read per start, none per request");
+    for read in &reads {
+        let asked: Value = serde_json::from_str(&read.body).unwrap();
+        assert_eq!(asked["SecretId"], SECRET_ARN, "{asked}");
+    }
+    for (door, logs) in [("Lambda", lambda_log.read()), ("Vercel", vercel_log.read())] {
+        assert!(logs.contains(r#""outcome":"ok""#), "{door}: {logs:.2000}");
+        assert_no_secret_in(&logs, &[SECRET], door);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_binaries_refuse_to_start_when_the_secret_cannot_be_read() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // (why, what Secrets Manager answers (None: nothing listens), the one line expected)
+    let cases = [
+        (
+            "a secret that does not exist",
+            Some(SecretAnswer::Error(400, "ResourceNotFoundException")),
+            "SESSION_SECRET_ID: the secret it names could not be read (ResourceNotFoundException)",
+        ),
+        (
+            "a role that may not read it",
+            Some(SecretAnswer::Error(400, "AccessDeniedException")),
+            "SESSION_SECRET_ID: the secret it names could not be read (AccessDeniedException)",
+        ),
+        (
+            "a secret stored as binary",
+            Some(SecretAnswer::BinaryOnly),
+            "SESSION_SECRET_ID: the secret it names has no string value",
+        ),
+        (
+            "a secret too short to sign with",
+            Some(SecretAnswer::Value("short\"-secret".to_owned())),
+            "SESSION_SECRET is too short: it must be at least 32 bytes (its value comes from the secret SESSION_SECRET_ID names)",
+        ),
+        (
+            "Secrets Manager unreachable",
+            None,
+            "SESSION_SECRET_ID: the secret it names could not be read (Secrets Manager unreachable)",
+        ),
+    ];
+    for (why, answer, expected) in cases {
+        let stand_in = match answer {
+            Some(answer) => Some(AwsStandIn::start(answer).await),
+            None => None,
+        };
+        let endpoint = stand_in
+            .as_ref()
+            .map_or(format!("http://127.0.0.1:{closed_port}"), |s| s.url.clone());
+        for binary in [LAMBDA, VERCEL] {
+            let mut command = Command::new(binary);
+            command
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", "/nonexistent")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("VERCEL_DEV_PORT", "0")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("SESSION_SECRET_ID", SECRET_ARN)
+                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint);
+            let started = Instant::now();
+            let output = command.output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+
+            assert!(!output.status.success(), "{binary} {why}");
+            assert_eq!(
+                stderr,
+                format!("neptun-users: refusing to start: {expected}\n"),
+                "{binary} {why}"
+            );
+            assert!(
+                !stderr.contains(SECRET_ARN) && !stderr.contains("short\""),
+                "{binary} {why}: neither the secret's id nor its value"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{binary} {why}: gives up in bounded time: {:?}",
+                started.elapsed()
+            );
+        }
+        if let Some(stand_in) = stand_in {
+            assert_eq!(stand_in.calls_of("GetSecretValue").len(), 2, "{why}");
+        }
+    }
+}
+
+#[test]
+fn the_vercel_binary_refuses_a_secret_it_could_read_only_after_the_first_request() {
+    // With OIDC federation the token, and so any AWS credential, arrives with the first
+    // request: a secret in Secrets Manager cannot be read at start.
+    let output = Command::new(VERCEL)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERCEL_DEV_PORT", "0")
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "AWS_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/neptun-users-vercel",
+        )
+        .env("SESSION_SECRET_ID", SECRET_ARN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr,
+        "neptun-users: refusing to start: SESSION_SECRET_ID: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set SESSION_SECRET (Vercel keeps environment variables encrypted) or AWS access keys\n"
+    );
 }
 
 /// The variables that would give the Vercel binary access keys from the test environment.

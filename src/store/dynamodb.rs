@@ -88,8 +88,8 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     loader
 }
 
-/// The roots TLS to DynamoDB (and to STS, which the Vercel function reaches through the same
-/// client) is verified against, compiled in rather than read from the
+/// The roots TLS to DynamoDB (and to Secrets Manager and STS, which the deployed functions
+/// reach through the same client) is verified against, compiled in rather than read from the
 /// system store (which the SDK does when the client is built: on Debian that is hundreds of
 /// files and most of a cold start). AWS's own endpoints serve Amazon Trust Services
 /// certificates, so without an endpoint override only those roots are trusted: a smaller
@@ -98,6 +98,7 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 fn trusted_roots(env: &impl Fn(&str) -> Option<String>) -> tls::TlsContext {
     let custom_endpoint = [
         "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
         "AWS_ENDPOINT_URL_STS",
         "AWS_ENDPOINT_URL",
     ]
