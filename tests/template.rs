@@ -1,5 +1,5 @@
 //! `template.yaml`: the same table key as `neptun table create`, exactly the permissions the
-//! function's code needs, and its session secret.
+//! function's code needs, its session secret, access logs and alarms.
 
 use std::collections::BTreeSet;
 
@@ -358,5 +358,146 @@ fn the_session_secret_is_generated_in_secrets_manager_and_only_it_may_be_read() 
         reads[0]["Resource"],
         serde_json::json!({"Ref": "SessionSecret"}),
         "exactly that secret"
+    );
+}
+
+#[test]
+fn the_api_writes_json_access_logs_to_a_retained_log_group() {
+    let template = template();
+    let resources = &template["Resources"];
+    let settings = &resources["UsersApi"]["Properties"]["AccessLogSettings"];
+    let group = settings["DestinationArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(resources[group]["Type"], "AWS::Logs::LogGroup");
+    let format: serde_json::Value =
+        serde_json::from_str(settings["Format"].as_str().unwrap()).expect("a JSON format");
+    // (field, API Gateway variable)
+    let fields = [
+        ("requestId", "$context.requestId"),
+        ("ip", "$context.identity.sourceIp"),
+        ("status", "$context.status"),
+        ("latency", "$context.responseLatency"),
+        ("routeKey", "$context.routeKey"),
+        ("integrationError", "$context.integrationErrorMessage"),
+    ];
+    for (field, variable) in fields {
+        assert_eq!(format[field], variable, "{field}");
+    }
+    assert!(
+        !settings["Format"].as_str().unwrap().contains("header"),
+        "no header (and so no cookie) is logged"
+    );
+    let groups: Vec<_> = resources
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+        .collect();
+    assert_eq!(groups.len(), 2, "the function's and the API's");
+    for (name, group) in groups {
+        assert_eq!(group["DeletionPolicy"], "Retain", "{name}");
+        assert_eq!(group["UpdateReplacePolicy"], "Retain", "{name}");
+        assert!(
+            group["Properties"]["RetentionInDays"].as_u64().is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_errors_throttles_and_p99_duration_and_mail_only_when_asked() {
+    let template = template();
+    let resources = &template["Resources"];
+    let alarms: Vec<(&String, &serde_json::Value)> = resources
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    // (what it watches, namespace, metric, statistic)
+    let watched = [
+        ("5xx responses", "AWS/ApiGateway", "5xx", "Sum"),
+        (
+            "all responses, for the 5xx rate",
+            "AWS/ApiGateway",
+            "Count",
+            "Sum",
+        ),
+        ("throttles", "AWS/Lambda", "Throttles", "Sum"),
+        ("p99 duration", "AWS/Lambda", "Duration", "p99"),
+    ];
+    for (what, namespace, metric, statistic) in watched {
+        let watching = alarms.iter().any(|(_, alarm)| {
+            let p = &alarm["Properties"];
+            let direct = p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && (p["Statistic"] == statistic || p["ExtendedStatistic"] == statistic);
+            let in_math = p["Metrics"].as_array().is_some_and(|metrics| {
+                metrics.iter().any(|m| {
+                    let stat = &m["MetricStat"];
+                    stat["Metric"]["Namespace"] == namespace
+                        && stat["Metric"]["MetricName"] == metric
+                        && stat["Stat"] == statistic
+                })
+            });
+            direct || in_math
+        });
+        assert!(watching, "an alarm on {what}");
+    }
+    let rate = alarms
+        .iter()
+        .find(|(_, a)| a["Properties"]["Metrics"].is_array())
+        .unwrap();
+    let expression = rate.1["Properties"]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["ReturnData"] == true)
+        .unwrap();
+    assert!(
+        expression["Expression"]
+            .as_str()
+            .unwrap()
+            .contains("100 * errors / requests"),
+        "a rate, not a count: {expression}"
+    );
+
+    let notify = serde_json::json!({"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]});
+    for (name, alarm) in &alarms {
+        assert_eq!(alarm["Properties"]["AlarmActions"], notify, "{name}");
+        assert_eq!(alarm["Properties"]["OKActions"], notify, "{name}");
+    }
+    assert_eq!(
+        template["Conditions"]["HasAlarmEmail"],
+        serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
+    );
+    assert_eq!(template["Parameters"]["AlarmEmail"]["Default"], "");
+    for (name, kind) in [
+        ("AlarmTopic", "AWS::SNS::Topic"),
+        ("AlarmEmailSubscription", "AWS::SNS::Subscription"),
+    ] {
+        assert_eq!(resources[name]["Type"], kind);
+        assert_eq!(resources[name]["Condition"], "HasAlarmEmail", "{name}");
+    }
+    let subscription = &resources["AlarmEmailSubscription"]["Properties"];
+    assert_eq!(subscription["Protocol"], "email");
+    assert_eq!(
+        subscription["Endpoint"],
+        serde_json::json!({"Ref": "AlarmEmail"})
+    );
+}
+
+#[test]
+fn tracing_is_a_parameter() {
+    let template = template();
+    let tracing = &template["Parameters"]["Tracing"];
+    assert_eq!(
+        tracing["AllowedValues"],
+        serde_json::json!(["Active", "PassThrough"])
+    );
+    assert_eq!(
+        template["Resources"]["UsersFunction"]["Properties"]["Tracing"],
+        serde_json::json!({"Ref": "Tracing"})
     );
 }
