@@ -489,7 +489,7 @@ fn alarms_watch_errors_throttles_and_p99_duration_and_mail_only_when_asked() {
 }
 
 #[test]
-fn tracing_is_a_parameter() {
+fn tracing_is_a_parameter_and_the_custom_domain_is_optional() {
     let template = template();
     let tracing = &template["Parameters"]["Tracing"];
     assert_eq!(
@@ -499,5 +499,25 @@ fn tracing_is_a_parameter() {
     assert_eq!(
         template["Resources"]["UsersFunction"]["Properties"]["Tracing"],
         serde_json::json!({"Ref": "Tracing"})
+    );
+    for name in ["DomainName", "CertificateArn"] {
+        assert_eq!(template["Parameters"][name]["Default"], "", "{name}");
+    }
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources["UsersApiDomain"]["Type"],
+        "AWS::ApiGatewayV2::DomainName"
+    );
+    assert_eq!(
+        resources["UsersApiDomainMapping"]["Type"],
+        "AWS::ApiGatewayV2::ApiMapping"
+    );
+    for name in ["UsersApiDomain", "UsersApiDomainMapping"] {
+        assert_eq!(resources[name]["Condition"], "HasCustomDomain", "{name}");
+    }
+    let condition = template["Conditions"]["HasCustomDomain"].to_string();
+    assert!(
+        condition.contains("DomainName") && condition.contains("CertificateArn"),
+        "{condition}"
     );
 }
