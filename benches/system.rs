@@ -5,6 +5,10 @@
 //! Honesty rules: the same load tool (wrk), connection count and duration for subject and
 //! baseline; warm-up runs are discarded; every figure is the median of several runs.
 
+// The stand-in Secrets Manager of the deploy tests; the bench needs only its GetSecretValue.
+#[allow(dead_code)]
+#[path = "../tests/api/common/aws_stand_in.rs"]
+mod aws_stand_in;
 #[path = "../tests/api/common/runtime_api.rs"]
 mod runtime_api;
 
@@ -105,8 +109,13 @@ fn serve(seeds: usize) -> (Killed, String, Vec<String>) {
     panic!("serve exited early");
 }
 
-/// Requests per second from one wrk run.
+/// Requests per second from one wrk run of 2xx answers.
 fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> f64 {
+    wrk_answers(url, script, seconds, false)
+}
+
+/// [`wrk`]; with `errors_expected` the answers may be non-2xx (a figure of an error path).
+fn wrk_answers(url: &str, script: Option<&Path>, seconds: u32, errors_expected: bool) -> f64 {
     let mut command = Command::new("wrk");
     command.args([
         "-t1",
@@ -121,7 +130,10 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> f64 {
         .output()
         .expect("wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(!text.contains("Non-2xx"), "wrk saw errors:\n{text}");
+    assert!(
+        errors_expected || !text.contains("Non-2xx"),
+        "wrk saw errors:\n{text}"
+    );
     text.lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
@@ -195,6 +207,110 @@ end
         figure: format!("local server throughput, email-only updates (wrk, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s, keep-alive, same requests to both)"),
         subject: format!("{subject:.0} req/s"),
         baseline: format!("{baseline:.0} req/s (plain hyper, fixed 200 of the same bytes)"),
+        ratio: format!("{ratio:.2}"),
+        target: "≥ 0.70".into(),
+        ok: ratio >= 0.7,
+    });
+}
+
+/// A Vercel binary (the function or the baseline) serving on a free `VERCEL_DEV_PORT`, as
+/// Vercel's bridge starts it; returns it and its URL once it accepts connections.
+fn vercel_server(binary: &Path) -> (Killed, String) {
+    let port = free_port();
+    let mut command = Command::new(binary);
+    lambda_env(&mut command, "unused");
+    command.env("VERCEL_DEV_PORT", port.to_string());
+    let server = Killed(command.spawn().unwrap());
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "not listening");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// With Fluid compute one Vercel instance serves many requests at once, so the door's own cost
+/// per request is what bounds an instance. The figure drives the release `user_id` binary on
+/// `VERCEL_DEV_PORT` (the server `vercel_runtime` runs on Vercel too) and a hello-world
+/// `vercel_runtime` with the same requests from the same wrk script. The request is a
+/// signed-in PATCH whose body fails validation: the door's request conversion and tagging,
+/// body reading, the session's HMAC check, ownership, origin and Content-Type checks, JSON
+/// parsing and validation, the error body and the log line, every step before the store. The
+/// store is left out on purpose: its DynamoDB round trip is network wait, not instance CPU,
+/// and over the emulator (moto, Python, one lock) the figure would measure moto.
+fn vercel_throughput(dir: &Path, rows: &mut Vec<Row>) {
+    let minted = Command::new(release("neptun"))
+        .args([
+            "session",
+            "mint",
+            "--user-id",
+            "1",
+            "--email",
+            "user0@example.com",
+        ])
+        .env("SESSION_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(minted.status.success(), "session mint failed");
+    let cookie = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let body = r#"{"email":"not-an-email"}"#;
+    let script = dir.join("vercel.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "{cookie}"
+wrk.body = '{body}'
+"#
+        ),
+    )
+    .unwrap();
+    let (_subject_server, subject_url) = vercel_server(&release("user_id"));
+    let (_baseline_server, baseline_url) = vercel_server(&release("examples/baseline_vercel"));
+    let (subject_url, baseline_url) = (
+        format!("{subject_url}/api/users/1"),
+        format!("{baseline_url}/api/users/1"),
+    );
+    // The subject answers what the figure claims it does.
+    let answer = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "PATCH",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+        ])
+        .arg(format!("Cookie: {cookie}"))
+        .args(["-d", body, "-w", " %{http_code}"])
+        .arg(&subject_url)
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&answer.stdout);
+    assert!(
+        answer.ends_with(" 400") && answer.contains("Invalid body(?email, ?password)"),
+        "the subject's answer: {answer}"
+    );
+    for url in [&baseline_url, &subject_url] {
+        wrk_answers(url, Some(&script), 1, true); // warm-up, discarded
+    }
+    let (mut baselines, mut subjects) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        baselines.push(wrk_answers(
+            &baseline_url,
+            Some(&script),
+            WRK_SECONDS,
+            false,
+        ));
+        subjects.push(wrk_answers(&subject_url, Some(&script), WRK_SECONDS, true));
+    }
+    let (baseline, subject) = (median(baselines), median(subjects));
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure: format!("Vercel door throughput, signed-in updates refused by validation (400: every step but the store, which is network wait; wrk, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s, keep-alive, same requests to both)"),
+        subject: format!("{subject:.0} req/s"),
+        baseline: format!("{baseline:.0} req/s (hello-world vercel_runtime)"),
         ratio: format!("{ratio:.2}"),
         target: "≥ 0.70".into(),
         ok: ratio >= 0.7,
@@ -324,9 +440,15 @@ fn cold_event() -> Value {
 
 /// One start of a Lambda binary under a fresh Runtime API: milliseconds from exec to answer.
 async fn lambda_cold_start(binary: &Path) -> f64 {
+    lambda_cold_start_with(binary, |_| {}).await
+}
+
+/// [`lambda_cold_start`], with `adjust` changing the environment [`lambda_env`] gives.
+async fn lambda_cold_start_with(binary: &Path, adjust: impl FnOnce(&mut Command)) -> f64 {
     let api = runtime_api::RuntimeApi::start().await;
     let mut command = Command::new(binary);
     lambda_env(&mut command, &api.address);
+    adjust(&mut command);
     let started = Instant::now();
     let _function = Killed(command.spawn().unwrap());
     api.invoke(cold_event())
@@ -409,6 +531,55 @@ async fn cold_starts(rows: &mut Vec<Row>) {
             ok: ratio <= 1.5,
         });
     }
+}
+
+/// What reading the session secret from Secrets Manager (`SESSION_SECRET_ID`) adds to a
+/// cold start: the Lambda binary reading it from a local stand-in that answers
+/// `GetSecretValue` (`AWS_ENDPOINT_URL_SECRETS_MANAGER`), against the same binary with
+/// `SESSION_SECRET` in its environment, started alternately. The stand-in is on loopback, so
+/// the figure is the client's construction, signing and one local round trip; in AWS add one
+/// round trip to the region's Secrets Manager endpoint.
+async fn secret_cold_start(rows: &mut Vec<Row>) {
+    let stand_in =
+        aws_stand_in::AwsStandIn::start(aws_stand_in::SecretAnswer::Value(SECRET.to_owned())).await;
+    let binary = release("lambda");
+    let (mut subjects, mut baselines) = (Vec::new(), Vec::new());
+    for i in 0..COLD_STARTS + 1 {
+        let subject = lambda_cold_start_with(&binary, |command| {
+            command
+                .env_remove("SESSION_SECRET")
+                .env(
+                    "SESSION_SECRET_ID",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:neptun-session-AbCdEf",
+                )
+                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stand_in.url);
+        })
+        .await;
+        let baseline = lambda_cold_start(&binary).await;
+        if i > 0 {
+            subjects.push(subject);
+            baselines.push(baseline);
+        }
+    }
+    assert_eq!(
+        stand_in.calls_of("GetSecretValue").len(),
+        COLD_STARTS + 1,
+        "one read per start"
+    );
+    let (subject, baseline) = (median(subjects), median(baselines));
+    rows.push(Row {
+        figure: format!(
+            "cold start, Lambda binary, session secret read from Secrets Manager at start (a local stand-in answering GetSecretValue): exec → first response (median of {COLD_STARTS})"
+        ),
+        subject: format!("{subject:.2} ms"),
+        baseline: format!("{baseline:.2} ms (same binary, SESSION_SECRET in the environment)"),
+        ratio: format!("{:.2}", subject / baseline),
+        target: format!(
+            "information: the read adds {:.2} ms here, plus one round trip to Secrets Manager in AWS",
+            subject - baseline
+        ),
+        ok: true,
+    });
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -724,8 +895,9 @@ fn main() {
         .unwrap();
     let dir = std::env::temp_dir().join(format!("neptun-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // NEPTUN_BENCH_ONLY=cold,size (comma-separated) runs a subset while iterating; the
-    // report is only written for a full run.
+    // NEPTUN_BENCH_ONLY=cold,size (comma-separated; also throughput, vercel-throughput,
+    // password, cold-secret, memory, burst, cpu) runs a subset while iterating; the report is
+    // only written for a full run.
     let only = std::env::var("NEPTUN_BENCH_ONLY").ok();
     let wanted = |name: &str| {
         only.as_deref()
@@ -740,6 +912,10 @@ fn main() {
         eprintln!("bench: throughput");
         throughput(&dir, &mut rows);
     }
+    if wanted("vercel-throughput") {
+        eprintln!("bench: Vercel door throughput");
+        vercel_throughput(&dir, &mut rows);
+    }
     if wanted("password") {
         eprintln!("bench: password change latency");
         runtime.block_on(password_latency(&mut rows));
@@ -747,6 +923,10 @@ fn main() {
     if wanted("cold") {
         eprintln!("bench: cold starts");
         runtime.block_on(cold_starts(&mut rows));
+    }
+    if wanted("cold") || wanted("cold-secret") {
+        eprintln!("bench: cold start with the secret in Secrets Manager");
+        runtime.block_on(secret_cold_start(&mut rows));
     }
     if wanted("memory") {
         eprintln!("bench: memory during a burst");

@@ -1,25 +1,58 @@
-//! Start-up shared by the deployed functions (Lambda and Vercel): configuration and the
-//! DynamoDB store, built once per cold start. A bad setting stops the process with one line.
+//! Start-up shared by the deployed functions (Lambda and Vercel): configuration, AWS
+//! credentials, the session secret (from Secrets Manager when `SESSION_SECRET_ID` says so) and
+//! the DynamoDB store, built once per cold start. A bad setting stops the process with one
+//! line.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use http::HeaderMap;
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::context::{AppContext, ForwardedHeaders, Scheme};
-use crate::store::dynamodb::checked_sdk_config;
+use crate::secrets_manager::SecretReference;
+use crate::store::dynamodb::{checked, sdk_config_loader};
 use crate::store::{DynamoStore, StoreError};
+use crate::vercel_oidc::{OidcToken, TOKEN_HEADER, VercelOidcCredentials};
+
+/// The platform a deployed function runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// AWS Lambda behind API Gateway or a Function URL.
+    Lambda,
+    /// A Vercel function.
+    Vercel,
+}
+
+impl Door {
+    /// Both platforms terminate TLS in front of the function. Vercel's edge writes the
+    /// forwarding headers itself; API Gateway passes a client's copies through.
+    fn scheme_and_forwarding(self) -> (Scheme, ForwardedHeaders) {
+        match self {
+            Self::Lambda => (Scheme::Https, ForwardedHeaders::Ignored),
+            Self::Vercel => (Scheme::Https, ForwardedHeaders::Trusted),
+        }
+    }
+}
 
 /// The function's context, built once per cold start; requests wait for it with
 /// [`Starting::ready`].
 #[derive(Clone)]
-pub struct Starting(watch::Receiver<Option<Arc<AppContext>>>);
+pub struct Starting {
+    built: watch::Receiver<Option<Arc<AppContext>>>,
+    /// Where the Vercel door keeps the OIDC token each request brings, when the function's
+    /// AWS credentials come from it.
+    oidc: Option<OidcToken>,
+}
 
 impl Starting {
     /// The context, once built (at once after the first request).
     pub async fn ready(&self) -> Arc<AppContext> {
-        let mut built = self.0.clone();
+        let mut built = self.built.clone();
         match built.wait_for(Option::is_some).await {
             Ok(ctx) => ctx.as_ref().map(Arc::clone).expect("waited for Some"),
             // The build task is gone without a context: it panicked, and said why on stderr.
@@ -29,25 +62,71 @@ impl Starting {
             }
         }
     }
+
+    /// Vercel's `x-vercel-oidc-token`: kept for the credentials provider when AWS credentials
+    /// come from OIDC federation, and taken off the request in any case, so the credential
+    /// goes no further than the door.
+    pub fn take_oidc_token(&self, headers: &mut HeaderMap) {
+        match &self.oidc {
+            Some(token) => token.take_from(headers),
+            None => {
+                headers.remove(TOKEN_HEADER);
+            }
+        }
+    }
 }
 
+/// A stand-in for a session secret still in Secrets Manager while the other settings are
+/// checked: long enough for either format, never used to sign anything.
+const SECRET_PLACEHOLDER: &str = "placeholder-until-the-secret-is-read-from-secrets-manager";
+
 /// Reads and checks the configuration and the SDK's settings now, so a bad one stops the start
-/// with a message naming it. The DynamoDB client and the rest of the context are then built
-/// on a runtime worker while the caller starts the platform's runtime: the client's endpoint
-/// rules (~0.2 ms of CPU) overlap the runtime's own start-up and its wait for the first event,
-/// which waits for the context in turn. The overlap needs a multi-threaded runtime (both
-/// doors run one); on a current-thread runtime the build simply runs first.
-pub async fn init(scheme: Scheme, forwarded: ForwardedHeaders) -> Result<Starting, String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+/// with a message naming it: first everything that needs no network, then the AWS region and
+/// credentials, then the session secret from Secrets Manager if it is kept there. The DynamoDB
+/// client and the rest of the context are then built on a runtime worker while the caller
+/// starts the platform's runtime: the client's endpoint rules (~0.2 ms of CPU) overlap the
+/// runtime's own start-up and its wait for the first event, which waits for the context in
+/// turn. The overlap needs a multi-threaded runtime (both doors run one); on a current-thread
+/// runtime the build simply runs first.
+pub async fn init(door: Door) -> Result<Starting, String> {
+    let env = |name: &str| std::env::var(name).ok();
+    let reference = SecretReference::from_lookup(env)?;
+    let placeholder = reference
+        .as_ref()
+        .map(|r| (r.variable(), SECRET_PLACEHOLDER));
+    let config = read_config(env, placeholder)?;
     if !config.cookie_secure {
         return Err(
             "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
         );
     }
-    let sdk_config = checked_sdk_config().await.map_err(|e| match e {
-        StoreError::Unavailable(reason) => reason,
-        other => format!("{other:?}"),
-    })?;
+    let without_credentials = checked(sdk_config_loader().no_credentials())
+        .await
+        .map_err(|error| match error {
+            StoreError::Unavailable(reason) => reason,
+            other => format!("{other:?}"),
+        })?;
+    let (sdk_config, oidc) = AwsCredentials::from_lookup(door, env)?.added_to(without_credentials);
+    let config = match &reference {
+        None => config,
+        Some(reference) => {
+            if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
+                return Err(format!(
+                    "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
+                    reference.id_variable(),
+                    reference.variable()
+                ));
+            }
+            let secret = reference.read(&sdk_config).await?;
+            read_config(env, Some((reference.variable(), &secret))).map_err(|error| {
+                format!(
+                    "{error} (its value comes from the secret {} names)",
+                    reference.id_variable()
+                )
+            })?
+        }
+    };
+    let (scheme, forwarded) = door.scheme_and_forwarding();
     let (built, starting) = watch::channel(None);
     tokio::spawn(async move {
         let store = DynamoStore::new(&sdk_config, &config.users_table);
@@ -55,11 +134,193 @@ pub async fn init(scheme: Scheme, forwarded: ForwardedHeaders) -> Result<Startin
             AppContext::new(config, Arc::new(store), scheme).with_forwarded_headers(forwarded);
         let _ = built.send(Some(Arc::new(ctx)));
     });
-    Ok(Starting(starting))
+    Ok(Starting {
+        built: starting,
+        oidc,
+    })
+}
+
+/// The configuration from `env`, with `secret` (variable, value) answering for a session
+/// secret kept elsewhere.
+fn read_config(
+    env: impl Fn(&str) -> Option<String>,
+    secret: Option<(&str, &str)>,
+) -> Result<Config, String> {
+    Config::from_lookup(|name| match secret {
+        Some((variable, value)) if variable == name => Some(value.to_owned()),
+        _ => env(name),
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Where a deployed function's AWS credentials come from. Only the environment is consulted:
+/// neither platform offers profile files or an instance metadata service, and looking for
+/// them costs every cold start.
+enum AwsCredentials {
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`): what Lambda
+    /// sets from the execution role, or access keys given to Vercel.
+    Environment,
+    /// Vercel's OIDC federation: `AWS_ROLE_ARN`, assumed with the project's OIDC token.
+    VercelOidc {
+        role_arn: String,
+        session_name: String,
+        initial_token: Option<String>,
+    },
+}
+
+impl AwsCredentials {
+    /// On Vercel a role (`AWS_ROLE_ARN`) comes before access keys; on Lambda the keys Lambda
+    /// sets are the only source. Neither: the start is refused, naming what to set.
+    fn from_lookup(door: Door, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let set = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        if door == Door::Vercel
+            && let Some(role_arn) = set("AWS_ROLE_ARN")
+        {
+            return Ok(Self::VercelOidc {
+                role_arn: role_arn.trim().to_owned(),
+                session_name: set("AWS_ROLE_SESSION_NAME")
+                    .unwrap_or_else(|| "neptun-users".to_owned()),
+                initial_token: set("VERCEL_OIDC_TOKEN"),
+            });
+        }
+        if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
+            return Ok(Self::Environment);
+        }
+        Err(match door {
+            Door::Lambda => "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's execution role)",
+            Door::Vercel => "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        }
+        .into())
+    }
+
+    /// `sdk_config` with these credentials: what every client of the function shares. With
+    /// OIDC federation also the slot the Vercel door fills with each request's token.
+    fn added_to(self, sdk_config: SdkConfig) -> (SdkConfig, Option<OidcToken>) {
+        let (provider, token) = match self {
+            Self::Environment => (
+                SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+                None,
+            ),
+            Self::VercelOidc {
+                role_arn,
+                session_name,
+                initial_token,
+            } => {
+                let token = OidcToken::new(initial_token);
+                // STS's AssumeRoleWithWebIdentity is unsigned: its client needs no credentials.
+                let sts = aws_sdk_sts::Client::new(&sdk_config);
+                let provider =
+                    VercelOidcCredentials::new(role_arn, session_name, token.clone(), sts);
+                (SharedCredentialsProvider::new(provider), Some(token))
+            }
+        };
+        let sdk_config = sdk_config
+            .into_builder()
+            .credentials_provider(provider)
+            .build();
+        (sdk_config, token)
+    }
 }
 
 /// Prints the start-up failure as one line and gives the exit status that stops the runtime.
 pub fn refuse_to_start(message: &str) -> ExitCode {
     eprintln!("neptun-users: refusing to start: {message}");
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_a_role_on_vercel_then_from_keys() {
+        type Vars = &'static [(&'static str, &'static str)];
+        // (door, settings, expected source or refusal, why)
+        let cases: [(Door, Vars, &str, &str); 7] = [
+            (
+                Door::Vercel,
+                &[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")],
+                "oidc",
+                "a role",
+            ),
+            (
+                Door::Vercel,
+                &[
+                    ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
+                    ("AWS_ACCESS_KEY_ID", "AKIA"),
+                    ("AWS_SECRET_ACCESS_KEY", "s"),
+                ],
+                "oidc",
+                "a role before keys",
+            ),
+            (
+                Door::Vercel,
+                &[
+                    ("AWS_ACCESS_KEY_ID", "AKIA"),
+                    ("AWS_SECRET_ACCESS_KEY", "s"),
+                ],
+                "keys",
+                "keys as the fallback",
+            ),
+            (
+                Door::Lambda,
+                &[
+                    ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
+                    ("AWS_ACCESS_KEY_ID", "ASIA"),
+                    ("AWS_SECRET_ACCESS_KEY", "s"),
+                ],
+                "keys",
+                "Lambda's own keys, whatever AWS_ROLE_ARN says",
+            ),
+            (
+                Door::Vercel,
+                &[("AWS_ACCESS_KEY_ID", "AKIA")],
+                "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                "half a key pair",
+            ),
+            (
+                Door::Vercel,
+                &[("AWS_ROLE_ARN", " ")],
+                "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                "a blank role",
+            ),
+            (
+                Door::Lambda,
+                &[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")],
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's execution role)",
+                "no role federation on Lambda",
+            ),
+        ];
+        for (door, vars, expected, why) in cases {
+            let lookup = |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            };
+            let found = match AwsCredentials::from_lookup(door, lookup) {
+                Ok(AwsCredentials::VercelOidc { .. }) => "oidc".to_owned(),
+                Ok(AwsCredentials::Environment) => "keys".to_owned(),
+                Err(refusal) => refusal,
+            };
+            assert_eq!(found, expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_secret_kept_elsewhere_answers_for_its_variable_only() {
+        let env = |name: &str| match name {
+            "SESSION_SECRET" => Some("never-read-when-the-secret-is-elsewhere".to_owned()),
+            "USERS_TABLE" => Some("from-the-environment".to_owned()),
+            _ => None,
+        };
+        let read = "a-secret-read-from-secrets-manager-48-characters";
+        let config = read_config(env, Some(("SESSION_SECRET", read))).unwrap();
+        assert_eq!(config.session.all(), [read]);
+        assert_eq!(config.users_table, "from-the-environment");
+        let short = read_config(env, Some(("SESSION_SECRET", "short"))).unwrap_err();
+        assert_eq!(
+            short,
+            "SESSION_SECRET is too short: it must be at least 32 bytes"
+        );
+    }
 }

@@ -21,10 +21,12 @@ pub mod import;
 pub mod iron;
 pub mod lambda;
 pub mod password;
+pub mod secrets_manager;
 pub mod server;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod vercel_oidc;
 
 pub use config::Config;
 pub use context::AppContext;

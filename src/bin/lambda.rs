@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use neptun_users::context::{ForwardedHeaders, Scheme};
+use neptun_users::deploy::Door;
 use neptun_users::{deploy, lambda, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init_lambda();
-    let starting = match deploy::init(Scheme::Https, ForwardedHeaders::Ignored).await {
+    let starting = match deploy::init(Door::Lambda).await {
         Ok(starting) => starting,
         Err(message) => return deploy::refuse_to_start(&message),
     };

@@ -88,14 +88,22 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     loader
 }
 
-/// The roots TLS to DynamoDB is verified against, compiled in rather than read from the
+/// The roots TLS to DynamoDB (and to Secrets Manager and STS, which the deployed functions
+/// reach through the same client) is verified against, compiled in rather than read from the
 /// system store (which the SDK does when the client is built: on Debian that is hundreds of
 /// files and most of a cold start). AWS's own endpoints serve Amazon Trust Services
 /// certificates, so without an endpoint override only those roots are trusted: a smaller
 /// attack surface, and five certificates to parse instead of ~150. With an override (a VPC
 /// proxy, an emulator over TLS) or in the China partition, all of Mozilla's roots are.
 fn trusted_roots(env: &impl Fn(&str) -> Option<String>) -> tls::TlsContext {
-    let custom_endpoint = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL"));
+    let custom_endpoint = [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL",
+    ]
+    .into_iter()
+    .find_map(env);
     let china = env("AWS_REGION").is_some_and(|r| r.starts_with("cn-"));
     let amazon_only = custom_endpoint.is_none() && !china;
     let amazon = AmazonTrustServices::new();
@@ -148,7 +156,12 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// [`load_sdk_config`], refused when it names no region (a client could not sign a request).
 pub async fn checked_sdk_config() -> Result<SdkConfig, StoreError> {
-    let sdk_config = load_sdk_config().await;
+    checked(sdk_config_loader()).await
+}
+
+/// What `loader` loads, refused when it names no region.
+pub async fn checked(loader: aws_config::ConfigLoader) -> Result<SdkConfig, StoreError> {
+    let sdk_config = loader.load().await;
     if sdk_config.region().is_none() {
         return Err(StoreError::Unavailable(
             "no AWS region configured: set AWS_REGION (any value for a local emulator)".into(),

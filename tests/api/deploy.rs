@@ -7,6 +7,7 @@ use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::aws_stand_in::{AwsStandIn, SecretAnswer};
 use common::runtime_api::RuntimeApi;
 use common::*;
 use serde_json::{Value, json};
@@ -81,6 +82,18 @@ fn v1_event(id: &str, cookie: &str, body: &str) -> Value {
     event
 }
 
+/// The recorded REST API (v1) `/{proxy+}` event: no `user_id` parameter, the stage in
+/// front of the path; the proxy parameter carries `api/users/{id}` as the client sent it.
+fn v1_proxy_event(id: &str, cookie: &str, body: &str) -> Value {
+    let mut event = event("apigw_v1_rest_proxy.json");
+    event["path"] = json!(format!("/api/users/{id}"));
+    event["pathParameters"] = json!({ "proxy": format!("api/users/{id}") });
+    event["headers"]["Cookie"] = json!(cookie);
+    event["multiValueHeaders"]["Cookie"] = json!([cookie]);
+    event["body"] = json!(body);
+    event
+}
+
 /// The recorded Function URL event: no path parameters, so the path carries the id.
 fn function_url_event(id: &str, cookie: &str, body: &str) -> Value {
     let mut event = event("function_url.json");
@@ -142,9 +155,10 @@ async fn the_lambda_binary_answers_v2_v1_and_function_url_events() {
     let _lambda = start_lambda(&api, &env);
     let id = user.id.to_string();
     type MakeEvent = fn(&str, &str, &str) -> Value;
-    let kinds: [(&str, MakeEvent); 3] = [
+    let kinds: [(&str, MakeEvent); 4] = [
         ("HTTP API v2", v2_event),
         ("REST API v1", v1_event),
+        ("REST API v1, /{proxy+} resource", v1_proxy_event),
         ("Function URL", function_url_event),
     ];
 
@@ -251,6 +265,86 @@ async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
     ));
 }
 
+/// `%37` for `7`, every byte of `id` percent-encoded.
+fn percent_encoded(id: &str) -> String {
+    id.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn the_lambda_binary_decodes_path_parameters_exactly_once() {
+    let Some((user, env, _app)) = deployment().await else {
+        return;
+    };
+    let api = RuntimeApi::start().await;
+    let _lambda = start_lambda(&api, &env);
+    let id = user.id.to_string();
+    let encoded = percent_encoded(&id);
+    let invalid = error_body(
+        400,
+        "Invalid route parameter user_id.",
+        Some(
+            json!([{"code":"invalid_string","validation":"regex","message":"user_id must be a positive integer written with digits only.","path":["user_id"]}]),
+        ),
+    );
+    type MakeEvent = fn(&str, &str, &str) -> Value;
+    // (why, event, the id as the event carries it, expected status; 400s answer `invalid`)
+    let cases: [(&str, MakeEvent, String, u16); 6] = [
+        (
+            "REST API: an encoded id is decoded",
+            v1_event,
+            encoded.clone(),
+            200,
+        ),
+        (
+            "REST API: an encoded sign stays a sign",
+            v1_event,
+            format!("%2B{id}"),
+            400,
+        ),
+        (
+            "REST API: decoded once, not twice",
+            v1_event,
+            format!("%25{}", &encoded[1..]),
+            400,
+        ),
+        (
+            "REST API /{proxy+}: an encoded id is decoded",
+            v1_proxy_event,
+            encoded.clone(),
+            200,
+        ),
+        (
+            "REST API /{proxy+}: an encoded slash is no second segment",
+            v1_proxy_event,
+            format!("{id}%2F1"),
+            400,
+        ),
+        (
+            "HTTP API: already decoded, never decoded again",
+            v2_event,
+            encoded.clone(),
+            400,
+        ),
+    ];
+    for (i, (why, make, raw_id, status)) in cases.into_iter().enumerate() {
+        let address = format!("decoded{i}@example.com");
+        let body = json!({ "email": address }).to_string();
+        let response = api
+            .invoke(make(&raw_id, &user.cookie, &body))
+            .await
+            .unwrap_or_else(|e| panic!("{why}: error {e}"));
+
+        assert_eq!(response["statusCode"], status, "{why}: {response}");
+        let answered: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        let expected = if status == 200 {
+            json!({"user": {"id": user.id, "primary_email": address}})
+        } else {
+            invalid.clone()
+        };
+        assert_eq!(answered, expected, "{why}");
+    }
+}
+
 #[tokio::test]
 async fn the_lambda_binary_takes_its_own_host_from_api_gateway_not_from_headers() {
     let Some((user, env, _app)) = deployment().await else {
@@ -312,12 +406,20 @@ async fn start_vercel(env: &[(String, String)]) -> (Running, String) {
 
 /// [`start_vercel`], with the binary's stderr going to `stderr`.
 async fn start_vercel_logging_to(env: &[(String, String)], stderr: Stdio) -> (Running, String) {
+    start_vercel_as(Command::new(VERCEL), env, stderr).await
+}
+
+/// Runs `command` (the Vercel binary, perhaps with variables removed) as [`start_vercel`].
+async fn start_vercel_as(
+    mut command: Command,
+    env: &[(String, String)],
+    stderr: Stdio,
+) -> (Running, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut command = Command::new(VERCEL);
     command
         .env("VERCEL_DEV_PORT", port.to_string())
         .stdout(Stdio::null())
@@ -416,8 +518,25 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
     let good_secret = ("SESSION_SECRET", SECRET);
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let region = ("AWS_REGION", "us-east-1");
-    let cases: [(&str, Env, &str); 8] = [
+    let cases: [(&str, Env, &str); 10] = [
         ("no secret", vec![region], "SESSION_SECRET is not set"),
+        (
+            "no AWS credentials at all",
+            vec![region, good_secret],
+            "no AWS credentials: set ",
+        ),
+        (
+            "a secret and the id of one in Secrets Manager",
+            vec![
+                region,
+                good_secret,
+                (
+                    "SESSION_SECRET_ID",
+                    "arn:aws:secretsmanager:us-east-1:1:secret:short\"",
+                ),
+            ],
+            "both SESSION_SECRET and SESSION_SECRET_ID are set",
+        ),
         (
             "short secret",
             vec![region, ("SESSION_SECRET", "short")],
@@ -878,7 +997,7 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
     let panic_body =
         json!({ "password": neptun_users::password::FORCED_PANIC_PASSWORD }).to_string();
     // (why, event, body, status, expected body; None: the updated user)
-    let cases: [(&str, MakeEvent, String, u16, Option<Value>); 6] = [
+    let cases: [(&str, MakeEvent, String, u16, Option<Value>); 7] = [
         (
             "HTTP API v2",
             v2_event,
@@ -890,6 +1009,13 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
             "REST API v1",
             v1_event,
             json!({"email": "arm64-v1@example.com"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "REST API v1, /{proxy+} resource",
+            v1_proxy_event,
+            json!({"email": "arm64-proxy@example.com"}).to_string(),
             200,
             None,
         ),
@@ -958,4 +1084,324 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
         "arm64-password-1",
         &app.stored(user.id).await.password_hash
     ));
+}
+
+/// The session secret's id in Secrets Manager, in the tests that keep it there.
+const SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:neptun-session-AbCdEf";
+
+/// `env` with the session secret moved to the Secrets Manager stand-in at `endpoint`.
+fn secret_kept_in_secrets_manager(env: &mut Vec<(String, String)>, endpoint: &str) {
+    env.retain(|(name, _)| name != "SESSION_SECRET" && name != "RUST_LOG");
+    env.extend([
+        ("SESSION_SECRET_ID".to_owned(), SECRET_ARN.to_owned()),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+            endpoint.to_owned(),
+        ),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+    ]);
+}
+
+#[tokio::test]
+async fn both_binaries_read_the_session_secret_from_secrets_manager_once_per_start() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // The stand-in holds the secret the user's cookie is signed with; the environment holds
+    // none, so a 200 means the function signs and verifies with the secret it read.
+    let secrets = AwsStandIn::start(SecretAnswer::Value(SECRET.to_owned())).await;
+    secret_kept_in_secrets_manager(&mut env, &secrets.url);
+    let id = user.id.to_string();
+
+    let lambda_log = LogFile::new("lambda-secret");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, lambda_log.stdio());
+    let mut answers = Vec::new();
+    for i in 0..2 {
+        let body = json!({ "email": format!("secret-lambda{i}@example.com") }).to_string();
+        let response = api
+            .invoke(v2_event(&id, &user.cookie, &body))
+            .await
+            .unwrap();
+        answers.push((
+            format!("Lambda, request {i}"),
+            response["statusCode"].as_u64().unwrap(),
+            serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap(),
+            format!("secret-lambda{i}@example.com"),
+        ));
+    }
+    drop(lambda);
+    let vercel_log = LogFile::new("vercel-secret");
+    let (vercel, url) = start_vercel_logging_to(&env, vercel_log.stdio()).await;
+    let client = reqwest::Client::new();
+    for i in 0..2 {
+        let address = format!("secret-vercel{i}@example.com");
+        let response = client
+            .patch(format!("{url}/api/users/{id}"))
+            .header("cookie", &user.cookie)
+            .header("content-type", "application/json")
+            .body(json!({ "email": address }).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = u64::from(response.status().as_u16());
+        answers.push((
+            format!("Vercel, request {i}"),
+            status,
+            response.json().await.unwrap(),
+            address,
+        ));
+    }
+    drop(vercel);
+
+    for (why, status, body, address) in answers {
+        assert_eq!(status, 200, "{why}: {body}");
+        assert_eq!(
+            body,
+            json!({"user": {"id": user.id, "primary_email": address}}),
+            "{why}"
+        );
+    }
+    let reads = secrets.calls_of("GetSecretValue");
+    assert_eq!(reads.len(), 2, "one read per start, none per request");
+    for read in &reads {
+        let asked: Value = serde_json::from_str(&read.body).unwrap();
+        assert_eq!(asked["SecretId"], SECRET_ARN, "{asked}");
+    }
+    for (door, logs) in [("Lambda", lambda_log.read()), ("Vercel", vercel_log.read())] {
+        assert!(logs.contains(r#""outcome":"ok""#), "{door}: {logs:.2000}");
+        assert_no_secret_in(&logs, &[SECRET], door);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_binaries_refuse_to_start_when_the_secret_cannot_be_read() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // (why, what Secrets Manager answers (None: nothing listens), the one line expected)
+    let cases = [
+        (
+            "a secret that does not exist",
+            Some(SecretAnswer::Error(400, "ResourceNotFoundException")),
+            "SESSION_SECRET_ID: the secret it names could not be read (ResourceNotFoundException)",
+        ),
+        (
+            "a role that may not read it",
+            Some(SecretAnswer::Error(400, "AccessDeniedException")),
+            "SESSION_SECRET_ID: the secret it names could not be read (AccessDeniedException)",
+        ),
+        (
+            "a secret stored as binary",
+            Some(SecretAnswer::BinaryOnly),
+            "SESSION_SECRET_ID: the secret it names has no string value",
+        ),
+        (
+            "a secret too short to sign with",
+            Some(SecretAnswer::Value("short\"-secret".to_owned())),
+            "SESSION_SECRET is too short: it must be at least 32 bytes (its value comes from the secret SESSION_SECRET_ID names)",
+        ),
+        (
+            "Secrets Manager unreachable",
+            None,
+            "SESSION_SECRET_ID: the secret it names could not be read (Secrets Manager unreachable)",
+        ),
+    ];
+    for (why, answer, expected) in cases {
+        let stand_in = match answer {
+            Some(answer) => Some(AwsStandIn::start(answer).await),
+            None => None,
+        };
+        let endpoint = stand_in
+            .as_ref()
+            .map_or(format!("http://127.0.0.1:{closed_port}"), |s| s.url.clone());
+        for binary in [LAMBDA, VERCEL] {
+            let mut command = Command::new(binary);
+            command
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", "/nonexistent")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("VERCEL_DEV_PORT", "0")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("SESSION_SECRET_ID", SECRET_ARN)
+                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint);
+            let started = Instant::now();
+            let output = command.output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+
+            assert!(!output.status.success(), "{binary} {why}");
+            assert_eq!(
+                stderr,
+                format!("neptun-users: refusing to start: {expected}\n"),
+                "{binary} {why}"
+            );
+            assert!(
+                !stderr.contains(SECRET_ARN) && !stderr.contains("short\""),
+                "{binary} {why}: neither the secret's id nor its value"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{binary} {why}: gives up in bounded time: {:?}",
+                started.elapsed()
+            );
+        }
+        if let Some(stand_in) = stand_in {
+            assert_eq!(stand_in.calls_of("GetSecretValue").len(), 2, "{why}");
+        }
+    }
+}
+
+#[test]
+fn the_vercel_binary_refuses_a_secret_it_could_read_only_after_the_first_request() {
+    // With OIDC federation the token, and so any AWS credential, arrives with the first
+    // request: a secret in Secrets Manager cannot be read at start.
+    let output = Command::new(VERCEL)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERCEL_DEV_PORT", "0")
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "AWS_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/neptun-users-vercel",
+        )
+        .env("SESSION_SECRET_ID", SECRET_ARN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr,
+        "neptun-users: refusing to start: SESSION_SECRET_ID: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set SESSION_SECRET (Vercel keeps environment variables encrypted) or AWS access keys\n"
+    );
+}
+
+/// The variables that would give the Vercel binary access keys from the test environment.
+const ACCESS_KEYS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+#[tokio::test]
+async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // No access keys reach the function: a 200 means its DynamoDB calls were signed with the
+    // credentials the stand-in STS issued for the token (the SDK signs nothing without).
+    let sts = AwsStandIn::start(SecretAnswer::Error(500, "NotCalled")).await;
+    let role = "arn:aws:iam::123456789012:role/neptun-users-vercel";
+    env.retain(|(name, _)| name != "RUST_LOG");
+    env.extend([
+        ("AWS_ROLE_ARN".to_owned(), role.to_owned()),
+        ("AWS_ENDPOINT_URL_STS".to_owned(), sts.url.clone()),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+    ]);
+    let without_keys = || {
+        let mut command = Command::new(VERCEL);
+        for name in ACCESS_KEYS {
+            command.env_remove(name);
+        }
+        command
+    };
+    let log = LogFile::new("vercel-oidc");
+    let (vercel, url) = start_vercel_as(without_keys(), &env, log.stdio()).await;
+    let client = reqwest::Client::new();
+    let internal = error_body(500, "Internal server error.", None);
+    // (why, the request's x-vercel-oidc-token, expected status)
+    let cases = [
+        ("before any token there are no credentials", None, 500),
+        (
+            "the first token buys credentials",
+            Some("vercel-oidc-token-1"),
+            200,
+        ),
+        (
+            "a fresher token while they are cached",
+            Some("vercel-oidc-token-2"),
+            200,
+        ),
+    ];
+    for (i, (why, token, status)) in cases.into_iter().enumerate() {
+        let address = format!("oidc{i}@example.com");
+        let mut request = client
+            .patch(format!("{url}/api/users/{}", user.id))
+            .header("cookie", &user.cookie)
+            .header("content-type", "application/json")
+            .body(json!({ "email": address }).to_string());
+        if let Some(token) = token {
+            request = request.header("x-vercel-oidc-token", token);
+        }
+        let response = request.send().await.unwrap();
+
+        assert_eq!(response.status().as_u16(), status, "{why}");
+        let body: Value = response.json().await.unwrap();
+        let expected = if status == 200 {
+            json!({"user": {"id": user.id, "primary_email": address}})
+        } else {
+            internal.clone()
+        };
+        assert_eq!(body, expected, "{why}");
+    }
+    drop(vercel);
+    let assumed = sts.calls_of("AssumeRoleWithWebIdentity");
+    assert_eq!(assumed.len(), 1, "the credentials are cached: {assumed:?}");
+    let asked: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(assumed[0].body.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(asked["RoleArn"], role);
+    assert_eq!(asked["RoleSessionName"], "neptun-users");
+    assert_eq!(asked["WebIdentityToken"], "vercel-oidc-token-1");
+    let logs = log.read();
+    assert!(
+        logs.contains("enable OIDC federation in the Vercel project's settings"),
+        "the missing token is explained: {logs:.3000}"
+    );
+    assert_no_secret_in(
+        &logs,
+        &[
+            "vercel-oidc-token-1",
+            "vercel-oidc-token-2",
+            "stand-in-secret-access-key",
+            "stand-in-session-token",
+        ],
+        "vercel with OIDC at trace",
+    );
+
+    // Under `vercel dev` the token comes in VERCEL_OIDC_TOKEN, before any request.
+    env.push((
+        "VERCEL_OIDC_TOKEN".to_owned(),
+        "token-from-vercel-dev".to_owned(),
+    ));
+    let (vercel, url) = start_vercel_as(without_keys(), &env, Stdio::null()).await;
+    let response = client
+        .patch(format!("{url}/api/users/{}", user.id))
+        .header("cookie", &user.cookie)
+        .header("content-type", "application/json")
+        .body(r#"{"email":"oidc-dev@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"user": {"id": user.id, "primary_email": "oidc-dev@example.com"}})
+    );
+    drop(vercel);
+    let assumed = sts.calls_of("AssumeRoleWithWebIdentity");
+    assert_eq!(assumed.len(), 2);
+    assert!(
+        assumed[1]
+            .body
+            .contains("WebIdentityToken=token-from-vercel-dev"),
+        "{:?}",
+        assumed[1]
+    );
 }

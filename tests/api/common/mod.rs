@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod aws_stand_in;
 pub mod dynamo;
 pub mod openapi;
 pub mod raw_http;
