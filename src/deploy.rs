@@ -222,6 +222,27 @@ impl AwsCredentials {
     }
 }
 
+/// Everything a door does before its platform's runtime takes over: logging the way the
+/// platform wants it, then [`init`]. A refusal has been printed as one line; its exit status
+/// stops the runtime.
+pub async fn start(door: Door) -> Result<Starting, ExitCode> {
+    match door {
+        Door::Lambda => crate::telemetry::init_lambda(),
+        Door::Vercel => crate::telemetry::init(true),
+    }
+    init(door)
+        .await
+        .map_err(|message| refuse_to_start(&message))
+}
+
+/// The exit status once the platform's runtime has returned.
+pub fn stopped<E: std::fmt::Display>(door: Door, outcome: Result<(), E>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => refuse_to_start(&format!("the {door:?} runtime failed: {error}")),
+    }
+}
+
 /// Prints the start-up failure as one line and gives the exit status that stops the runtime.
 pub fn refuse_to_start(message: &str) -> ExitCode {
     eprintln!("neptun-users: refusing to start: {message}");

@@ -6,16 +6,15 @@
 
 use std::process::ExitCode;
 
-use neptun_users::deploy::Door;
-use neptun_users::{deploy, server, telemetry};
+use neptun_users::deploy::{self, Door};
+use neptun_users::server;
 use vercel_runtime::{Error, Request, Response, ResponseBody};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init(true);
-    let starting = match deploy::init(Door::Vercel).await {
+    let starting = match deploy::start(Door::Vercel).await {
         Ok(starting) => starting,
-        Err(message) => return deploy::refuse_to_start(&message),
+        Err(refused) => return refused,
     };
     let handler = vercel_runtime::service_fn(move |mut request: Request| {
         let starting = starting.clone();
@@ -27,8 +26,5 @@ async fn main() -> ExitCode {
             Ok::<Response<ResponseBody>, Error>(response.map(ResponseBody::from))
         }
     });
-    match vercel_runtime::run(handler).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => deploy::refuse_to_start(&format!("Vercel runtime failed: {error}")),
-    }
+    deploy::stopped(Door::Vercel, vercel_runtime::run(handler).await)
 }

@@ -2,15 +2,14 @@
 
 use std::process::ExitCode;
 
-use neptun_users::deploy::Door;
-use neptun_users::{deploy, lambda, telemetry};
+use neptun_users::deploy::{self, Door};
+use neptun_users::lambda;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init_lambda();
-    let starting = match deploy::init(Door::Lambda).await {
+    let starting = match deploy::start(Door::Lambda).await {
         Ok(starting) => starting,
-        Err(message) => return deploy::refuse_to_start(&message),
+        Err(refused) => return refused,
     };
     let handler = lambda_http::service_fn(move |request| {
         let starting = starting.clone();
@@ -19,8 +18,5 @@ async fn main() -> ExitCode {
             Ok::<_, lambda_http::Error>(lambda::handle_event(&ctx, request).await)
         }
     });
-    match lambda_http::run(handler).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => deploy::refuse_to_start(&format!("Lambda runtime failed: {error}")),
-    }
+    deploy::stopped(Door::Lambda, lambda_http::run(handler).await)
 }
