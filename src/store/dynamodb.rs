@@ -307,6 +307,36 @@ impl DynamoStore {
             .map_err(unavailable)
     }
 
+    /// One transaction: the user item if its id is free, and the claim on its address if
+    /// nobody holds it. A failed user condition returns the stored item, to tell an unchanged
+    /// import from another record.
+    async fn put_user_and_claim(
+        &self,
+        user: &StoredUser,
+    ) -> Result<
+        Result<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+            SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+        >,
+        StoreError,
+    > {
+        let put_user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(user_item(user)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let claim = self.claim(&user.email, user.id)?;
+        Ok(self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_user).build())
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .send()
+            .await)
+    }
+
     /// One attempt at the patch, given the address the caller believes is stored.
     async fn try_update(&self, patch: &UserPatch, known_email: &str) -> Result<Updated, Refusal> {
         let known_lower = known_email.to_ascii_lowercase();
@@ -448,20 +478,7 @@ impl UserStore for DynamoStore {
     ) -> Result<StoredUser, StoreError> {
         let id = self.next_id().await?;
         let user = StoredUser::new(id, email, password_hash, now);
-        let put_user = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(user_item(&user)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(unavailable)?;
-        let claim = self.claim(email, id)?;
-        let output = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_user).build())
-            .transact_items(TransactWriteItem::builder().put(claim).build())
-            .send()
-            .await;
+        let output = self.put_user_and_claim(&user).await?;
         match output {
             Ok(_) => Ok(user),
             Err(SdkError::ServiceError(service)) => match service.err() {
@@ -530,21 +547,7 @@ impl UserStore for DynamoStore {
     }
 
     async fn import_user(&self, user: &StoredUser) -> Result<Imported, StoreError> {
-        let put_user = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(user_item(user)))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(unavailable)?;
-        let claim = self.claim(&user.email, user.id)?;
-        let output = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_user).build())
-            .transact_items(TransactWriteItem::builder().put(claim).build())
-            .send()
-            .await;
+        let output = self.put_user_and_claim(user).await?;
         let cancelled = match output {
             Ok(_) => return Ok(Imported::Created),
             Err(SdkError::ServiceError(service)) => match service.into_err() {
