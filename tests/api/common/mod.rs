@@ -40,6 +40,16 @@ pub fn nuxt_config() -> Config {
     ])
 }
 
+/// The settings of a function beside the Nuxt app whose own sign-in still makes sessions
+/// (`NUXT_UNSTAMPED_SESSIONS=accept`).
+pub fn nuxt_config_accepting() -> Config {
+    config(&[
+        ("SESSION_FORMAT", "nuxt"),
+        ("NUXT_SESSION_PASSWORD", NUXT_PASSWORD),
+        ("NUXT_UNSTAMPED_SESSIONS", "accept"),
+    ])
+}
+
 /// What the Nuxt app's login puts in the cookie (`setUserSession(event, {user, loggedInAt})`),
 /// sealed as h3 seals it: no session version, no iron expiration. `tests/interop.rs` proves
 /// the real h3 seals the same way.
@@ -348,7 +358,7 @@ impl TestApp {
             .unwrap();
         let user = self
             .store
-            .create_user(&Email::parse(email).unwrap(), &hash, unix_now())
+            .create_user(&Email::parse(email).unwrap(), &hash, unix_now(), first_id())
             .await
             .expect("seed user");
         TestUser {
@@ -367,6 +377,7 @@ impl TestApp {
                 &Email::parse(email).unwrap(),
                 &neptun_users::password::PasswordHash::from_stored(hash.to_owned()),
                 unix_now(),
+                first_id(),
             )
             .await
             .expect("seed user");
@@ -560,4 +571,9 @@ pub async fn unreachable_dynamo_store(port: u16) -> DynamoStore {
 pub fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The default `USER_ID_FLOOR`: ids from 1.
+pub fn first_id() -> neptun_users::domain::UserId {
+    neptun_users::domain::UserId::new(1).expect("1 is a user id")
 }
