@@ -13,6 +13,9 @@ const BAD_BODY: &str =
     "Invalid body(?email, ?password). At least one of email or password is required.";
 const FORBIDDEN: &str = "You do not have access to this resource.";
 
+#[path = "auth.rs"]
+mod auth;
+
 #[tokio::test]
 async fn email_change_returns_the_user_and_a_refreshed_cookie() {
     let app = spawn_app().await;
