@@ -453,7 +453,7 @@ impl TestApp {
             headers,
             text,
         };
-        openapi::assert_documented(method.as_str(), &response);
+        openapi::assert_documented(method.as_str(), path, &response);
         for cookie in response.set_cookies() {
             self.remember(cookie);
         }

@@ -8,7 +8,14 @@ use serde_json::{Value, json};
 
 use super::TestResponse;
 
-const OPERATION: &str = "/paths/~1api~1users~1{user_id}";
+/// The document's paths: the update's template first, then the two fixed routes. A request
+/// path that is neither fixed route is the update's (its 404 `No route matches this path.`
+/// included).
+const PATHS: [&str; 3] = [
+    "/api/users/{user_id}",
+    "/api/auth/login",
+    "/api/auth/sign-up",
+];
 
 struct Documented {
     body: Option<jsonschema::Validator>,
@@ -21,15 +28,20 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     serde_norway::from_str(yaml).expect("openapi.yaml parses")
 });
 
-/// Documented responses by (operation, status).
-static RESPONSES: LazyLock<HashMap<(String, u16), Documented>> = LazyLock::new(|| {
+/// Documented responses by (path, operation, status).
+static RESPONSES: LazyLock<HashMap<(&str, &str, u16), Documented>> = LazyLock::new(|| {
     let document = &*DOCUMENT;
     let mut responses = HashMap::new();
-    for operation in ["patch", "options"] {
+    let operations = PATHS.into_iter().flat_map(|path| {
+        let method = if path == PATHS[0] { "patch" } else { "post" };
+        [(path, method), (path, "options")]
+    });
+    for (path, operation) in operations {
+        let pointer = format!("/paths/{}/{operation}/responses", path.replace('/', "~1"));
         let listed = document
-            .pointer(&format!("{OPERATION}/{operation}/responses"))
+            .pointer(&pointer)
             .and_then(Value::as_object)
-            .unwrap_or_else(|| panic!("{operation} has responses"));
+            .unwrap_or_else(|| panic!("{operation} {path} has responses"));
         for (status, response) in listed {
             let response = resolve(document, response);
             let body = response
@@ -51,10 +63,7 @@ static RESPONSES: LazyLock<HashMap<(String, u16), Documented>> = LazyLock::new(|
                 .map(|(name, header)| (name, header["schema"].clone()))
                 .collect();
             responses.insert(
-                (
-                    operation.to_owned(),
-                    status.parse().expect("numeric status"),
-                ),
+                (path, operation, status.parse().expect("numeric status")),
                 Documented {
                     body,
                     required_headers,
@@ -113,22 +122,29 @@ pub fn assert_parses_with_the_client_models(response: &TestResponse) {
     }
 }
 
-/// Fails the test when `response` is not what `openapi.yaml` documents for its status, or,
-/// for an error, does not parse with the published client models.
-pub fn assert_documented(method: &str, response: &TestResponse) {
+/// Fails the test when `response` to `method` on `path` (query included or not) is not what
+/// `openapi.yaml` documents for its route and status, or, for an error, does not parse with
+/// the published client models.
+pub fn assert_documented(method: &str, path: &str, response: &TestResponse) {
     if response.status >= 400 {
         assert_parses_with_the_client_models(response);
     }
-    let operation = if method == "OPTIONS" {
-        "options"
-    } else {
-        "patch"
+    let path = path.split('?').next().unwrap_or_default();
+    let route = PATHS[1..]
+        .iter()
+        .copied()
+        .find(|route| *route == path)
+        .unwrap_or(PATHS[0]);
+    let operation = match (method, route == PATHS[0]) {
+        ("OPTIONS", _) => "options",
+        (_, true) => "patch",
+        (_, false) => "post",
     };
     let documented = RESPONSES
-        .get(&(operation.to_owned(), response.status))
+        .get(&(route, operation, response.status))
         .unwrap_or_else(|| {
             panic!(
-                "openapi.yaml documents {} for {operation}: {response:?}",
+                "openapi.yaml documents {} for {operation} {route}: {response:?}",
                 response.status
             )
         });
