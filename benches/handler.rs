@@ -41,6 +41,7 @@ fn email_only_update(c: &mut Criterion, name: &str, format: &str) {
                 "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA".into(),
             ),
             unix_now(),
+            UserId::new(1).unwrap(),
         ))
         .unwrap();
     let ctx = AppContext::new(config, store, Scheme::Http);

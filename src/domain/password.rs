@@ -104,7 +104,9 @@ pub fn composition_issues(raw: &str, rules: PasswordRules) -> Vec<Issue> {
     if rules == PasswordRules::Nist {
         return Vec::new();
     }
-    let checks: [(fn(char) -> bool, &str); 4] = [
+    /// A class of characters, and the message when a password has none of it.
+    type Class = (fn(char) -> bool, &'static str);
+    let checks: [Class; 4] = [
         (
             |c| SPECIAL_CHARACTERS.contains(c),
             "Password must contain at least one special character",

@@ -60,7 +60,7 @@ impl SignUp {
             |raw| NewPassword::parse_with(raw, rules, new_email),
             &mut issues,
         );
-        let confirm = required(&fields, "confirmPassword", |raw| Ok(raw), &mut issues);
+        let confirm = required(&fields, "confirmPassword", Ok, &mut issues);
         let (Some(email), Some(password), Some(confirm)) = (email, password, confirm) else {
             return Err(BodyError::Invalid(issues));
         };

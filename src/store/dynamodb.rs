@@ -502,10 +502,7 @@ impl DynamoStore {
             .send()
             .await;
         match output {
-            Ok(output) => output
-                .attributes()
-                .and_then(|item| user_from_keyed(item))
-                .ok_or(None),
+            Ok(output) => output.attributes().and_then(user_from_keyed).ok_or(None),
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failure)) => {
                     Err(Some(failure.item().cloned().unwrap_or_default()))
