@@ -374,7 +374,6 @@ async fn a_session_resealed_by_the_app_after_a_password_change_stays_revoked() {
 
     // The first fetches its session through the app after the change: "logged in now",
     // which proves nothing; its stamp is stale, so it is refused, before and after.
-    std::thread::sleep(std::time::Duration::from_millis(5));
     let (first_resealed, _) = app_session_fetch(&first);
     let read = h3_reads(&first_resealed);
     assert_eq!(read["data"]["user"]["session_version"], version);
