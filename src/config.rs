@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::domain::{MAX_SAFE_INTEGER, PasswordRules, UserId};
+
 /// The shortest secret accepted: HMAC-SHA256 key material needs at least 32 bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
@@ -93,6 +95,26 @@ pub struct Config {
     pub trust_forwarded_headers: bool,
     /// `REQUIRE_CURRENT_PASSWORD`: every update must carry a verified `current_password`.
     pub require_current_password: bool,
+    /// `PASSWORD_RULES`: what every new password meets (default: `nist` in the signed format,
+    /// `neptun` in the Nuxt one).
+    pub password_rules: PasswordRules,
+    /// `NUXT_UNSTAMPED_SESSIONS`: what becomes of a Nuxt session the function never stamped.
+    pub unstamped_sessions: UnstampedSessions,
+    /// `USER_ID_FLOOR`: the smallest id a new user may get.
+    pub user_id_floor: UserId,
+}
+
+/// `NUXT_UNSTAMPED_SESSIONS`: a Nuxt session that carries no stamp of the function's (made by
+/// the web app's own sign-in) is refused, or judged by its login time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnstampedSessions {
+    /// 401: the default, for a deployment whose sign-in is the function's.
+    #[default]
+    Refuse,
+    /// Valid while its `loggedInAt` (else `createdAt`) is at or after the last password
+    /// change: for a deployment whose sign-in is still the app's. The app's session plugin
+    /// re-seals `loggedInAt` as "now" on every session fetch, so revocation does not hold.
+    Accept,
 }
 
 impl fmt::Debug for Config {
@@ -113,6 +135,9 @@ impl fmt::Debug for Config {
             .field("request_deadline", &self.request_deadline)
             .field("trust_forwarded_headers", &self.trust_forwarded_headers)
             .field("require_current_password", &self.require_current_password)
+            .field("password_rules", &self.password_rules)
+            .field("unstamped_sessions", &self.unstamped_sessions)
+            .field("user_id_floor", &self.user_id_floor)
             .finish()
     }
 }
@@ -152,6 +177,32 @@ impl Config {
         )?);
         let trust_forwarded_headers = switch(&lookup, "TRUST_FORWARDED_HEADERS", false)?;
         let require_current_password = switch(&lookup, "REQUIRE_CURRENT_PASSWORD", false)?;
+        let password_rules = match lookup("PASSWORD_RULES").as_deref().map(str::trim) {
+            None | Some("") => match session {
+                SessionSecrets::Signed { .. } => PasswordRules::Nist,
+                SessionSecrets::Nuxt { .. } => PasswordRules::Neptun,
+            },
+            Some("nist") => PasswordRules::Nist,
+            Some("neptun") => PasswordRules::Neptun,
+            Some(_) => return Err(ConfigError("PASSWORD_RULES must be nist or neptun".into())),
+        };
+        let unstamped_sessions = match lookup("NUXT_UNSTAMPED_SESSIONS").as_deref().map(str::trim) {
+            None | Some("") | Some("refuse") => UnstampedSessions::Refuse,
+            Some("accept") => UnstampedSessions::Accept,
+            Some(_) => {
+                return Err(ConfigError(
+                    "NUXT_UNSTAMPED_SESSIONS must be refuse or accept".into(),
+                ));
+            }
+        };
+        let user_id_floor = match lookup("USER_ID_FLOOR").as_deref().map(str::trim) {
+            None | Some("") => UserId::new(1).expect("BUG: 1 is a user id"),
+            Some(raw) => raw.parse().ok().and_then(UserId::new).ok_or_else(|| {
+                ConfigError(format!(
+                    "USER_ID_FLOOR must be a whole number from 1 to {MAX_SAFE_INTEGER}"
+                ))
+            })?,
+        };
         Ok(Self {
             session,
             session_ttl_seconds,
@@ -162,6 +213,9 @@ impl Config {
             request_deadline,
             trust_forwarded_headers,
             require_current_password,
+            password_rules,
+            unstamped_sessions,
+            user_id_floor,
         })
     }
 }

@@ -1,11 +1,9 @@
-//! What guards a credential check: the clock it is judged by, the throttle on wrong current
-//! passwords, and one check at a time per user in this instance.
+//! What guards a credential check: the clock it is judged by, and one check at a time per
+//! user in this instance.
 //!
-//! Wrong `current_password` attempts are counted in the user record (see
-//! [`crate::store::UserStore::record_failed_attempt`]), so the throttle holds across
-//! instances and cold starts: after [`MAX_FAILED_ATTEMPTS`] wrong ones within
-//! [`FAILED_ATTEMPT_WINDOW_MS`], every further attempt until the window ends answers 429
-//! before any hashing.
+//! Password attempts are counted in the user record, reserved before the password is
+//! verified (see [`crate::store::UserStore::reserve_attempt`]), so the limits hold across
+//! instances and cold starts.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -13,12 +11,6 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::domain::UserId;
 use crate::session::unix_now_ms;
-
-/// Wrong current passwords allowed per window; the next attempt is refused.
-pub const MAX_FAILED_ATTEMPTS: u32 = 5;
-
-/// The window the attempts are counted in, from the first wrong one: 15 minutes.
-pub const FAILED_ATTEMPT_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// The time requests are judged by: the system clock, plus an offset only tests move (to
 /// see a throttle window end without waiting a quarter of an hour).
@@ -124,7 +116,7 @@ mod tests {
     fn the_clock_moves_only_forward_by_what_tests_add() {
         let clock = Clock::default();
         let before = clock.now_ms();
-        clock.advance(FAILED_ATTEMPT_WINDOW_MS);
-        assert!(clock.now_ms() >= before + FAILED_ATTEMPT_WINDOW_MS);
+        clock.advance(60_000);
+        assert!(clock.now_ms() >= before + 60_000);
     }
 }

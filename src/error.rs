@@ -45,8 +45,28 @@ pub enum ApiError {
     Internal,
     /// The request's deadline (`REQUEST_DEADLINE_MS`) passed; answered as [`ApiError::Internal`].
     DeadlineExceeded,
-    /// The path is not `/api/users/{user_id}` (the local server serves only this route).
+    /// The path is none of the function's routes.
     NoRoute,
+    /// A sign-in body failed validation.
+    InvalidSignIn(Vec<Issue>),
+    /// A sign-up body failed validation.
+    InvalidSignUp(Vec<Issue>),
+    /// A sign-in named an unknown address, a user without a password, or a wrong password:
+    /// one answer for all three.
+    WrongCredentials,
+    /// A sign-in or sign-up from a browser whose session is still valid.
+    SignedIn(SignedInRoute),
+    /// A sign-up for an address someone holds (in any case).
+    AccountExists,
+}
+
+/// Which route a signed-in caller was refused on: each has the web app's own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedInRoute {
+    /// `POST /api/auth/login`.
+    SignIn,
+    /// `POST /api/auth/sign-up`.
+    SignUp,
 }
 
 const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect.";
@@ -65,6 +85,10 @@ pub enum Unauthorized {
     Expired,
     /// An authentic cookie whose session version the store no longer holds.
     Revoked,
+    /// An authentic cookie whose login or issue time is in the future.
+    FromTheFuture,
+    /// A Nuxt session the function never stamped, under `NUXT_UNSTAMPED_SESSIONS=refuse`.
+    Unstamped,
 }
 
 /// Why an authenticated request is refused. Every reason answers the same 403.
@@ -107,6 +131,8 @@ impl ApiError {
                     Unauthorized::Duplicate => "session_duplicate",
                     Unauthorized::Expired => "session_expired",
                     Unauthorized::Revoked => "session_revoked",
+                    Unauthorized::FromTheFuture => "session_from_the_future",
+                    Unauthorized::Unstamped => "session_unstamped",
                 },
                 UNAUTHORIZED,
             ),
@@ -139,6 +165,36 @@ impl ApiError {
                 "too_many_attempts",
                 "Too many attempts; try again later.",
             ),
+            Self::InvalidSignIn(_) => (
+                S::BAD_REQUEST,
+                "invalid_body",
+                "Invalid body(email, password).",
+            ),
+            Self::InvalidSignUp(_) => (
+                S::BAD_REQUEST,
+                "invalid_body",
+                "Invalid body(email, password, confirmPassword).",
+            ),
+            Self::WrongCredentials => (
+                S::UNAUTHORIZED,
+                "wrong_credentials",
+                "Invalid email or password.",
+            ),
+            Self::SignedIn(SignedInRoute::SignIn) => (
+                S::FORBIDDEN,
+                "signed_in",
+                "Please log out before logging in as a different user.",
+            ),
+            Self::SignedIn(SignedInRoute::SignUp) => (
+                S::FORBIDDEN,
+                "signed_in",
+                "Please log out before creating a new account.",
+            ),
+            Self::AccountExists => (
+                S::CONFLICT,
+                "email_taken",
+                "A user with this email already exists.",
+            ),
             Self::Internal => (S::INTERNAL_SERVER_ERROR, "internal", INTERNAL),
             Self::DeadlineExceeded => (S::INTERNAL_SERVER_ERROR, "deadline_exceeded", INTERNAL),
         }
@@ -167,7 +223,11 @@ impl ApiError {
             "statusMessage": format!("{reason}."),
             "message": self.message(),
         });
-        if let Self::InvalidBody(issues) | Self::InvalidUserId(issues) = self {
+        if let Self::InvalidBody(issues)
+        | Self::InvalidUserId(issues)
+        | Self::InvalidSignIn(issues)
+        | Self::InvalidSignUp(issues) = self
+        {
             body["data"] = json!({ "issues": issues });
         }
         if *self == Self::WrongCurrentPassword {
@@ -184,6 +244,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Revoked => Self::Unauthorized(Unauthorized::Revoked),
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::Locked { until_ms } => Self::TooManyAttempts {
+                retry_after_secs: crate::credentials::retry_after_secs(
+                    crate::session::unix_now_ms(),
+                    until_ms,
+                ),
+            },
             StoreError::IdTaken => {
                 tracing::error!("store refused an update for an id conflict");
                 Self::Internal

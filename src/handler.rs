@@ -1,8 +1,12 @@
 //! The one handler: `http::Request<Bytes>` in, `http::Response<String>` out, platform-free.
 //!
-//! Checks run in the contract's order (docs/contract.md, "Check order"): method → session → `user_id` → ownership →
-//! cross-site → Content-Type → size → body → store. An unauthenticated caller learns nothing
-//! else, no 4xx path writes anything, and no error response sets a cookie.
+//! It serves the three routes that touch credentials on the user table: `PATCH
+//! /api/users/{user_id}` (the update), `POST /api/auth/login` (sign-in) and `POST
+//! /api/auth/sign-up`. Checks run in the contract's order (docs/contract.md, "Check order"):
+//! for the update method → session → `user_id` → ownership → cross-site → Content-Type →
+//! size → body → store; for sign-in and sign-up method → signed in → cross-site →
+//! Content-Type → size → body → store. An unauthenticated caller learns nothing else, no 4xx
+//! path writes anything but a reserved password attempt, and no error response sets a cookie.
 
 use std::time::Instant;
 
@@ -12,17 +16,23 @@ use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
 use crate::context::{AppContext, ForwardedHeaders};
-use crate::credentials::{FAILED_ATTEMPT_WINDOW_MS, MAX_FAILED_ATTEMPTS, retry_after_secs};
+use crate::credentials::retry_after_secs;
 use crate::domain::{
-    BodyError, CurrentPassword, Email, NewPassword, Rules, UserId, UserUpdate, blocklist_issues,
+    BodyError, CurrentPassword, Email, NewPassword, Rules, SignIn, SignUp, UserId, UserUpdate,
+    blocklist_issues,
 };
-use crate::error::{ApiError, Forbidden, Unauthorized};
-use crate::password::HashError;
-use crate::session::{NoSession, Session};
-use crate::store::{SessionCheck, UserPatch};
+use crate::error::{ApiError, Forbidden, SignedInRoute, Unauthorized};
+use crate::password::{DUMMY_HASH, HashError, PasswordHash, Verification};
+use crate::session::{NoSession, Session, Verified};
+use crate::store::{AttemptKind, SessionCheck, SignedIn, StoreError, StoredUser, UserPatch};
 
 /// The largest body accepted; doors read at most one byte more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The sign-in route.
+pub const SIGN_IN_PATH: &str = "/api/auth/login";
+/// The sign-up route.
+pub const SIGN_UP_PATH: &str = "/api/auth/sign-up";
 
 /// The route's `user_id` as the platform routed it (API Gateway path parameters). When
 /// absent, the handler reads it from `/api/users/{user_id}` or the `user_id` query parameter.
@@ -44,20 +54,63 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
+/// Which of the function's routes a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    /// `PATCH /api/users/{user_id}`, with the raw `user_id`.
+    UpdateUser(String),
+    /// `POST /api/auth/login`.
+    SignIn,
+    /// `POST /api/auth/sign-up`.
+    SignUp,
+}
+
+impl Route {
+    /// The request's route; `None` for a path that is none of them.
+    fn of(request: &Request<Bytes>) -> Option<Self> {
+        match request.uri().path() {
+            _ if request.extensions().get::<RouteUserId>().is_some() => {}
+            SIGN_IN_PATH => return Some(Self::SignIn),
+            SIGN_UP_PATH => return Some(Self::SignUp),
+            _ => {}
+        }
+        route_user_id(request).map(Self::UpdateUser)
+    }
+
+    /// The one method the route answers.
+    fn method(&self) -> Method {
+        match self {
+            Self::UpdateUser(_) => Method::PATCH,
+            Self::SignIn | Self::SignUp => Method::POST,
+        }
+    }
+
+    /// The `Allow` and `Access-Control-Allow-Methods` value.
+    fn allow(route: Option<&Self>) -> &'static str {
+        match route {
+            Some(Self::SignIn | Self::SignUp) => "POST",
+            Some(Self::UpdateUser(_)) | None => "PATCH",
+        }
+    }
+}
+
 /// What a successful request produced.
 enum Success {
     /// A CORS preflight from an allowed origin: 204, no body.
     Preflight,
-    /// The update landed: the user's JSON and the refreshed cookie.
-    Updated { body: String, set_cookie: String },
+    /// The update, sign-in or sign-up landed: the JSON body and the new or refreshed cookie.
+    Session { body: String, set_cookie: String },
 }
 
 /// What the request log line records; never values, only which fields changed.
 #[derive(Default)]
 struct Trace {
-    /// The session's user, once the session is authentic (whoever the path names).
+    /// The session's user, once the session is authentic (whoever the path names), or the
+    /// user a sign-in or sign-up signed in.
     user_id: Option<u64>,
     fields: &'static str,
+    /// The audit event a success is, if it changes credentials or signs someone in.
+    event: Option<&'static str>,
 }
 
 /// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
@@ -66,6 +119,7 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     let started = Instant::now();
     let mut trace = Trace::default();
     let cors_origin = allowed_origin(ctx, request.headers());
+    let route = Route::of(&request);
     // One deadline over the whole request, hashing and store retries included. Dropping the
     // store's future when it passes cannot leave a half-applied update: every update is one
     // store call (DynamoDB applies one UpdateItem or TransactWriteItems whole or not at all,
@@ -74,7 +128,13 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     // next request's conditions see.
     let outcome = tokio::time::timeout(
         ctx.config.request_deadline,
-        respond(ctx, &request, cors_origin.is_some(), &mut trace),
+        respond(
+            ctx,
+            &request,
+            route.as_ref(),
+            cors_origin.is_some(),
+            &mut trace,
+        ),
     )
     .await
     .unwrap_or_else(|_| {
@@ -82,17 +142,18 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
         Err(ApiError::DeadlineExceeded)
     });
     let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
-    let credentials_changed = matches!(outcome, Ok(Success::Updated { .. }));
+    let allow = Route::allow(route.as_ref());
+    let succeeded = outcome.is_ok();
     let mut response = match outcome {
-        Ok(Success::Preflight) => preflight_response(),
-        Ok(Success::Updated { body, set_cookie }) => {
+        Ok(Success::Preflight) => preflight_response(allow),
+        Ok(Success::Session { body, set_cookie }) => {
             let mut response = json_response(StatusCode::OK, body);
             if let Ok(value) = HeaderValue::from_str(&set_cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
         }
-        Err(error) => error_response(&error),
+        Err(error) => error_response(&error, allow),
     };
     if let Some(origin) = cors_origin {
         add_cors_headers(response.headers_mut(), origin);
@@ -100,13 +161,13 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     let extensions = request.extensions();
     let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
     let client_ip = extensions.get::<ClientIp>().map(|ip| ip.0.as_str());
-    if credentials_changed {
+    if let Some(event) = trace.event.filter(|_| succeeded) {
         tracing::info!(
             user_id = trace.user_id,
             fields = trace.fields,
             request_id,
             client_ip,
-            "credential_changed"
+            "{event}"
         );
     }
     tracing::info!(
@@ -128,10 +189,11 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
 async fn respond(
     ctx: &AppContext,
     request: &Request<Bytes>,
+    route: Option<&Route>,
     origin_allowed: bool,
     trace: &mut Trace,
 ) -> Result<Success, ApiError> {
-    let raw_user_id = route_user_id(request).ok_or(ApiError::NoRoute)?;
+    let route = route.ok_or(ApiError::NoRoute)?;
     let headers = request.headers();
     if request.method() == Method::OPTIONS
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -139,126 +201,322 @@ async fn respond(
     {
         return Ok(Success::Preflight);
     }
-    if request.method() != Method::PATCH {
+    if *request.method() != route.method() {
         return Err(ApiError::MethodNotAllowed);
     }
-    let session = authenticate(ctx, headers, ctx.clock.now_ms())?;
-    trace.user_id = Some(session.user_id.get());
-    let user_id = UserId::parse(&raw_user_id).map_err(ApiError::InvalidUserId)?;
-    if session.user_id != user_id {
-        return Err(ApiError::Forbidden(Forbidden::OtherUser));
+    match route {
+        Route::UpdateUser(raw_user_id) => {
+            update_user(ctx, request, raw_user_id, origin_allowed, trace).await
+        }
+        Route::SignIn => {
+            refuse_signed_in(ctx, headers, SignedInRoute::SignIn).await?;
+            check_request(ctx, request, origin_allowed)?;
+            sign_in(ctx, request.body(), trace).await
+        }
+        Route::SignUp => {
+            refuse_signed_in(ctx, headers, SignedInRoute::SignUp).await?;
+            check_request(ctx, request, origin_allowed)?;
+            sign_up(ctx, request.body(), trace).await
+        }
     }
+}
+
+/// The checks every route makes between who is calling and what it sent: not cross-site
+/// (403), a JSON Content-Type (415), a body within the limit (413).
+fn check_request(
+    ctx: &AppContext,
+    request: &Request<Bytes>,
+    origin_allowed: bool,
+) -> Result<(), ApiError> {
     if !origin_allowed && is_cross_site(ctx, request) {
         return Err(ApiError::Forbidden(Forbidden::CrossSite));
     }
-    if !is_json(headers) {
+    if !is_json(request.headers()) {
         return Err(ApiError::UnsupportedMediaType);
     }
     if request.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
+    Ok(())
+}
+
+/// `PATCH /api/users/{user_id}`.
+async fn update_user(
+    ctx: &AppContext,
+    request: &Request<Bytes>,
+    raw_user_id: &str,
+    origin_allowed: bool,
+    trace: &mut Trace,
+) -> Result<Success, ApiError> {
+    let Verified { session, check } = authenticate(ctx, request.headers(), ctx.clock.now_ms())?;
+    trace.user_id = Some(session.user_id.get());
+    let user_id = UserId::parse(raw_user_id).map_err(ApiError::InvalidUserId)?;
+    if session.user_id != user_id {
+        return Err(ApiError::Forbidden(Forbidden::OtherUser));
+    }
+    check_request(ctx, request, origin_allowed)?;
     let rules = Rules {
         current_email: &session.email,
         require_current_password: ctx.config.require_current_password,
+        password_rules: ctx.config.password_rules,
     };
     let update = UserUpdate::from_json(request.body(), &rules)?;
     trace.fields = update.changed_fields();
-    let mut patch = UserPatch {
-        id: user_id,
-        session: session.check(),
-        known_email: session.email.clone(),
-        email: update.email,
-        password_hash: None,
-        verified_hash: None,
-        now_ms: 0,
-    };
+    trace.event = Some("credential_changed");
+    let new_email = update.email.as_ref();
     // Held until the write: one credential check per user at a time in this instance.
-    let _turn = match (&update.password, &update.current_password) {
-        (None, None) => None,
+    let (checked, _turn) = match (update.password, update.current_password) {
+        (None, None) => (Checked::by_session(&session, check), None),
         (password, current) => {
             let turn = ctx.turns.wait(user_id).await;
-            check_credentials(ctx, &mut patch, password.as_ref(), current.as_ref()).await?;
-            if let Some(password) = update.password {
-                patch.password_hash = Some(ctx.hasher.hash(password).await?);
-            }
-            Some(turn)
+            let checked =
+                check_credentials(ctx, &session, check, new_email, password, current).await?;
+            (checked, Some(turn))
         }
     };
-    patch.now_ms = ctx.clock.now_ms();
+    let now_ms = ctx.clock.now_ms();
+    let patch = UserPatch {
+        id: user_id,
+        session: checked.session,
+        known_email: checked.known_email,
+        email: update.email,
+        password_hash: checked.password_hash,
+        verified_hash: checked.verified_hash,
+        rehash: checked.rehash,
+        now_ms,
+    };
     let updated = ctx.store.update_user(&patch).await?;
     let refreshed = ctx.keys.refresh(
         &session,
         updated.email.as_str(),
         updated.session_version,
-        patch.now_ms,
+        now_ms,
     );
-    Ok(Success::Updated {
+    Ok(Success::Session {
         body: updated_body(user_id, updated.email.as_str()),
-        set_cookie: ctx.keys.set_cookie(&refreshed, patch.now_ms),
+        set_cookie: ctx.keys.set_cookie(&refreshed, now_ms),
     })
 }
 
-/// The first of a credential change's two store calls: read the user, and answer a missing
-/// user (404), a revoked session (401) or a throttled one (429) before any Argon2 work; then
-/// verify `current` (a wrong one is counted, 400). The write in `patch` then holds to the
-/// version read (which any concurrent password change moves) and to the hash verified.
+/// What a credential check established, for the one write that follows.
+struct Checked {
+    /// The condition the write holds to.
+    session: SessionCheck,
+    /// The address the write believes is stored.
+    known_email: String,
+    /// The new password's hash.
+    password_hash: Option<PasswordHash>,
+    /// The stored hash `current_password` verified against.
+    verified_hash: Option<PasswordHash>,
+    /// The contract's hash of the verified password, where the stored one was weaker.
+    rehash: Option<PasswordHash>,
+}
+
+impl Checked {
+    /// Nothing checked beyond the session itself: an update without passwords.
+    fn by_session(session: &Session, check: SessionCheck) -> Self {
+        Self {
+            session: check,
+            known_email: session.email.clone(),
+            password_hash: None,
+            verified_hash: None,
+            rehash: None,
+        }
+    }
+}
+
+/// The first of a credential change's two store calls, then the Argon2 work. With a
+/// `current_password` the call reserves an attempt (per session and per user) and reads the
+/// user in one conditional write; without one it reads the user. Either way a missing user
+/// (404), a revoked session (401) or a locked one (429) is answered before any Argon2 work.
+/// Then `current` is verified (wrong: 400; it was already counted) and the new password
+/// hashed. The write then holds to the version read (which any concurrent password change
+/// moves) and to the hash verified.
 async fn check_credentials(
     ctx: &AppContext,
-    patch: &mut UserPatch,
-    password: Option<&NewPassword>,
-    current: Option<&CurrentPassword>,
-) -> Result<(), ApiError> {
-    let stored = ctx
-        .store
-        .get_user(patch.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !stored.accepts(patch.session) {
-        return Err(ApiError::Unauthorized(Unauthorized::Revoked));
-    }
+    session: &Session,
+    check: SessionCheck,
+    new_email: Option<&Email>,
+    password: Option<NewPassword>,
+    current: Option<CurrentPassword>,
+) -> Result<Checked, ApiError> {
     let now_ms = ctx.clock.now_ms();
-    if current.is_some()
-        && let Some(until) =
-            stored.locked_until(now_ms, MAX_FAILED_ATTEMPTS, FAILED_ATTEMPT_WINDOW_MS)
-    {
-        return Err(ApiError::TooManyAttempts {
-            retry_after_secs: retry_after_secs(now_ms, until),
-        });
-    }
+    let stored = match current {
+        Some(_) => {
+            let kind = AttemptKind::CurrentPassword {
+                session: check,
+                session_key: &session.id,
+            };
+            ctx.store
+                .reserve_attempt(Some(session.user_id), kind, now_ms)
+                .await
+                .map_err(|error| store_error(ctx, error))?
+        }
+        None => {
+            let stored = ctx
+                .store
+                .get_user(session.user_id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            if !stored.accepts(check) {
+                return Err(ApiError::Unauthorized(Unauthorized::Revoked));
+            }
+            stored
+        }
+    };
     // The session's copy of the address was what the blocklist saw; the stored one counts.
-    if let Some(password) = password
-        && !stored
-            .email
-            .as_str()
-            .eq_ignore_ascii_case(&patch.known_email)
+    if let Some(password) = &password
+        && !stored.email.same_address(&session.email)
     {
-        let new_email = patch.email.as_ref().map(Email::as_str);
-        let issues = blocklist_issues(
-            password.expose(),
-            [Some(stored.email.as_str()), new_email]
-                .into_iter()
-                .flatten(),
-        );
+        let emails = [Some(stored.email.as_str()), new_email.map(Email::as_str)];
+        let issues = blocklist_issues(password.expose(), emails.into_iter().flatten());
         if !issues.is_empty() {
             return Err(ApiError::InvalidBody(issues));
         }
     }
-    patch.session = SessionCheck::Version(stored.session_version);
-    patch.known_email = stored.email.as_str().to_owned();
-    if let Some(current) = current {
-        let verified = ctx
-            .hasher
-            .verify(current.clone(), stored.password_hash.clone())
-            .await?;
-        if !verified {
-            ctx.store
-                .record_failed_attempt(patch.id, now_ms, FAILED_ATTEMPT_WINDOW_MS)
-                .await?;
-            return Err(ApiError::WrongCurrentPassword);
+    let (verified_hash, rehash) = match current {
+        None => (None, None),
+        Some(current) => {
+            // A user without a password has nothing to verify against: a wrong password.
+            let hash = stored
+                .password_hash
+                .clone()
+                .ok_or(ApiError::WrongCurrentPassword)?;
+            match ctx.hasher.verify(current, hash.clone()).await? {
+                Verification::Wrong => return Err(ApiError::WrongCurrentPassword),
+                Verification::Right { rehash } => (Some(hash), rehash),
+            }
         }
-        patch.verified_hash = Some(stored.password_hash);
+    };
+    let password_hash = match password {
+        Some(password) => Some(ctx.hasher.hash(password).await?),
+        None => None,
+    };
+    Ok(Checked {
+        session: SessionCheck::Version(stored.session_version),
+        known_email: stored.email.as_str().to_owned(),
+        password_hash,
+        verified_hash,
+        rehash,
+    })
+}
+
+/// Refuses (403) a sign-in or sign-up from a browser whose session the update would accept,
+/// revocation included (which costs a read). Any other cookie is ignored, and replaced by
+/// the success.
+async fn refuse_signed_in(
+    ctx: &AppContext,
+    headers: &HeaderMap,
+    route: SignedInRoute,
+) -> Result<(), ApiError> {
+    let Ok(Verified { session, check }) = authenticate(ctx, headers, ctx.clock.now_ms()) else {
+        return Ok(());
+    };
+    match ctx.store.get_user(session.user_id).await? {
+        Some(user) if user.accepts(check) => Err(ApiError::SignedIn(route)),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// `POST /api/auth/login`: an unknown address, a user without a password and a wrong
+/// password get the same answer after the same work (the same store calls, and a
+/// verification against [`DUMMY_HASH`] where there is no hash).
+async fn sign_in(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Success, ApiError> {
+    let form = SignIn::from_json(body).map_err(|error| match error {
+        BodyError::Unparseable => ApiError::InvalidJson,
+        BodyError::Invalid(issues) => ApiError::InvalidSignIn(issues),
+    })?;
+    let now_ms = ctx.clock.now_ms();
+    let id = ctx.store.find_user_id(&form.email).await?;
+    let user = match ctx
+        .store
+        .reserve_attempt(id, AttemptKind::SignIn, now_ms)
+        .await
+    {
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound) => None,
+        Err(error) => return Err(store_error(ctx, error)),
+    };
+    let hash = user.as_ref().and_then(|user| user.password_hash.clone());
+    let against = hash
+        .clone()
+        .unwrap_or_else(|| PasswordHash::from_stored(DUMMY_HASH.to_owned()));
+    let verification = ctx.hasher.verify(form.password, against).await?;
+    let (Some(user), Some(verified_hash), Verification::Right { rehash }) =
+        (user, hash, verification)
+    else {
+        return Err(ApiError::WrongCredentials);
+    };
+    let signed_in = SignedIn {
+        id: user.id,
+        verified_hash,
+        rehash,
+        now_ms,
+    };
+    let user = ctx
+        .store
+        .sign_in(&signed_in)
+        .await
+        .map_err(|error| match error {
+            // The password changed (or the user went) since it was read.
+            StoreError::Revoked | StoreError::NotFound => ApiError::WrongCredentials,
+            error => error.into(),
+        })?;
+    trace.event = Some("signed_in");
+    Ok(new_session(ctx, &user, now_ms, trace))
+}
+
+/// `POST /api/auth/sign-up`: the password hashed, then one atomic write of the new user, its
+/// id and its address's claim.
+async fn sign_up(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Success, ApiError> {
+    let form = SignUp::from_json(body, ctx.config.password_rules).map_err(|error| match error {
+        BodyError::Unparseable => ApiError::InvalidJson,
+        BodyError::Invalid(issues) => ApiError::InvalidSignUp(issues),
+    })?;
+    let hash = ctx.hasher.hash(form.password).await?;
+    let now_ms = ctx.clock.now_ms();
+    let user = ctx
+        .store
+        .create_user(
+            &form.email,
+            &hash,
+            now_ms.div_euclid(1000),
+            ctx.config.user_id_floor,
+        )
+        .await
+        .map_err(|error| match error {
+            StoreError::EmailTaken => ApiError::AccountExists,
+            error => error.into(),
+        })?;
+    trace.event = Some("signed_up");
+    Ok(new_session(ctx, &user, now_ms, trace))
+}
+
+/// A new session for `user`, as a sign-in or sign-up answers it.
+fn new_session(ctx: &AppContext, user: &StoredUser, now_ms: i64, trace: &mut Trace) -> Success {
+    trace.user_id = Some(user.id.get());
+    let session = ctx.keys.issue(
+        user.id,
+        user.email.as_str(),
+        user.session_version,
+        now_ms,
+        None,
+    );
+    Success::Session {
+        body: ctx.keys.sign_in_body(&session),
+        set_cookie: ctx.keys.set_cookie(&session, now_ms),
+    }
+}
+
+/// A store refusal as the request's answer; a lock's `Retry-After` counted by the request's
+/// clock.
+fn store_error(ctx: &AppContext, error: StoreError) -> ApiError {
+    match error {
+        StoreError::Locked { until_ms } => ApiError::TooManyAttempts {
+            retry_after_secs: retry_after_secs(ctx.clock.now_ms(), until_ms),
+        },
+        error => error.into(),
+    }
 }
 
 /// `{"user":{"id":…,"primary_email":…}}`, serialized straight from a struct.
@@ -281,7 +539,7 @@ fn updated_body(id: UserId, email: &str) -> String {
     serde_json::to_string(&body).expect("BUG: the body always serializes")
 }
 
-fn authenticate(ctx: &AppContext, headers: &HeaderMap, now_ms: i64) -> Result<Session, ApiError> {
+fn authenticate(ctx: &AppContext, headers: &HeaderMap, now_ms: i64) -> Result<Verified, ApiError> {
     let cookies = headers
         .get_all(header::COOKIE)
         .into_iter()
@@ -293,6 +551,8 @@ fn authenticate(ctx: &AppContext, headers: &HeaderMap, now_ms: i64) -> Result<Se
             NoSession::Duplicate => Unauthorized::Duplicate,
             NoSession::Invalid => Unauthorized::Invalid,
             NoSession::Expired => Unauthorized::Expired,
+            NoSession::FromTheFuture => Unauthorized::FromTheFuture,
+            NoSession::Unstamped => Unauthorized::Unstamped,
         })
     })
 }
@@ -414,13 +674,13 @@ fn json_response(status: StatusCode, body: String) -> Response<String> {
     response
 }
 
-fn error_response(error: &ApiError) -> Response<String> {
+fn error_response(error: &ApiError, allow: &'static str) -> Response<String> {
     let mut response = json_response(error.status(), error.body());
     match error {
         ApiError::MethodNotAllowed => {
             response
                 .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("PATCH"));
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         ApiError::TooManyAttempts { retry_after_secs } => {
             response
@@ -432,13 +692,13 @@ fn error_response(error: &ApiError) -> Response<String> {
     response
 }
 
-fn preflight_response() -> Response<String> {
+fn preflight_response(allow: &'static str) -> Response<String> {
     let mut response = Response::new(String::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("PATCH"),
+        HeaderValue::from_static(allow),
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,

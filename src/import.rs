@@ -27,6 +27,10 @@ pub struct Summary {
     pub skipped: u64,
     /// Lines not written: malformed, or their id or address belongs to another record.
     pub refused: u64,
+    /// Of the lines written, those of users without a password (`password_hash` absent or
+    /// null: users who sign in elsewhere). Sign-in and `current_password` refuse them; they
+    /// can still change their address.
+    pub without_password: u64,
 }
 
 /// One refused line: its number (from 1) and why.
@@ -43,6 +47,7 @@ pub struct Refusal {
 struct Line {
     id: serde_json::Value,
     primary_email: serde_json::Value,
+    #[serde(default)]
     password_hash: serde_json::Value,
     #[serde(default)]
     created_at: Option<serde_json::Value>,
@@ -50,13 +55,13 @@ struct Line {
 
 /// Parses one line into the record it stands for; `now` is `created_at`'s default.
 pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
-    let line: Line = serde_json::from_str(line).map_err(|error| {
-        if error.is_data() {
-            "a JSON object with id, primary_email and password_hash is expected".to_owned()
-        } else {
-            "not valid JSON".to_owned()
-        }
-    })?;
+    let shape = || "a JSON object with id and primary_email is expected".to_owned();
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|_| "not valid JSON".to_owned())?;
+    if !value.is_object() {
+        return Err(shape());
+    }
+    let line: Line = serde_json::from_value(value).map_err(|_| shape())?;
     let id = line
         .id
         .as_u64()
@@ -67,11 +72,15 @@ pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
         .as_str()
         .and_then(|e| Email::parse(e).ok())
         .ok_or("primary_email is not a valid address")?;
-    let hash = line
-        .password_hash
-        .as_str()
-        .filter(|h| is_supported_hash(h))
-        .ok_or("password_hash must be an Argon2id PHC string or a bcrypt hash")?;
+    let hash = match &line.password_hash {
+        serde_json::Value::Null => None,
+        hash => Some(
+            hash.as_str()
+                .filter(|h| is_supported_hash(h))
+                .map(|h| PasswordHash::from_stored(h.to_owned()))
+                .ok_or("password_hash must be an Argon2id PHC string, a bcrypt hash or null")?,
+        ),
+    };
     let created_at = match line.created_at {
         None | Some(serde_json::Value::Null) => now,
         Some(serde_json::Value::String(time)) => parse_time_ms(&time)
@@ -79,12 +88,7 @@ pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
             .ok_or("created_at must be an RFC 3339 time")?,
         Some(_) => return Err("created_at must be an RFC 3339 time".to_owned()),
     };
-    let mut user = StoredUser::new(
-        id,
-        &email,
-        &PasswordHash::from_stored(hash.to_owned()),
-        created_at,
-    );
+    let mut user = StoredUser::new(id, &email, hash.as_ref(), created_at);
     user.updated_at = created_at;
     Ok(user)
 }
@@ -141,7 +145,10 @@ pub async fn run(
     }
     for (number, user) in &users {
         match store.import_user(user).await {
-            Ok(Imported::Created) => summary.imported += 1,
+            Ok(Imported::Created) => {
+                summary.imported += 1;
+                summary.without_password += u64::from(user.password_hash.is_none());
+            }
             Ok(Imported::Unchanged) => summary.skipped += 1,
             Err(error @ (StoreError::IdTaken | StoreError::EmailTaken)) => {
                 summary.refused += 1;
@@ -175,13 +182,19 @@ mod tests {
         let user = parse_line(&line, 99).unwrap();
         assert_eq!(user.id.get(), 7);
         assert_eq!(user.email.as_str(), "Ada@Example.com");
-        assert_eq!(user.password_hash.as_str(), BCRYPT);
+        assert_eq!(user.password_hash.unwrap().as_str(), BCRYPT);
         assert_eq!(
             (user.created_at, user.updated_at),
             (1_714_557_600, 1_714_557_600)
         );
         let line = format!(r#"{{"id":8,"primary_email":"b@b.co","password_hash":"{ARGON}"}}"#);
         assert_eq!(parse_line(&line, 99).unwrap().created_at, 99);
+        for line in [
+            r#"{"id":9,"primary_email":"c@b.co"}"#,
+            r#"{"id":9,"primary_email":"c@b.co","password_hash":null}"#,
+        ] {
+            assert_eq!(parse_line(line, 99).unwrap().password_hash, None, "{line}");
+        }
     }
 
     #[test]
@@ -192,6 +205,10 @@ mod tests {
             (
                 r#"{"primary_email":"a@b.co","password_hash":"x"}"#,
                 "a JSON object",
+            ),
+            (
+                r#"{"id":7,"primary_email":"a@b.co","password_hash":7}"#,
+                "password_hash",
             ),
             (
                 &format!(r#"{{"id":"7","primary_email":"a@b.co","password_hash":"{BCRYPT}"}}"#),

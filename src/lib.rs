@@ -1,9 +1,13 @@
-//! `PATCH /api/users/{user_id}`: a signed-in user changes their email and/or password.
+//! `PATCH /api/users/{user_id}`: a signed-in user changes their email and/or password; and
+//! the sign-in and sign-up beside it, on the same user table.
 //!
 //! One platform-free [`handler::handle`] turns an `http::Request<Bytes>` into an
-//! `http::Response<String>`. Three thin doors call it: the Vercel function
-//! (`api/users/[user_id].rs`), the AWS Lambda function (`src/bin/lambda.rs`) and the local
-//! command (`src/main.rs`), each building one [`AppContext`] per cold start.
+//! `http::Response<String>`. It serves the three routes that touch credentials on the user
+//! table: `PATCH /api/users/{user_id}`, `POST /api/auth/login` and `POST /api/auth/sign-up`.
+//! Three thin doors call it: the Vercel functions (`api/users/[user_id].rs`,
+//! `api/auth/login.rs`, `api/auth/sign-up.rs`, each [`vercel::run`]), the AWS Lambda function
+//! (`src/bin/lambda.rs`) and the local command (`src/main.rs`), each building one
+//! [`AppContext`] per cold start.
 
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -26,6 +30,7 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod vercel;
 pub mod vercel_oidc;
 
 pub use config::Config;

@@ -80,6 +80,32 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+impl PasswordHash {
+    /// Whether a password verified against this hash should be hashed again with the
+    /// contract's parameters: a bcrypt hash, or Argon2id with other parameters.
+    pub fn needs_upgrade(&self) -> bool {
+        !self.0.starts_with(&format!(
+            "$argon2id$v=19$m={ARGON2_MEMORY_KIB},t={ARGON2_ITERATIONS},p={ARGON2_PARALLELISM}$"
+        ))
+    }
+}
+
+/// What verifying a password against a stored hash found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Not the password (or a hash nothing can match).
+    Wrong,
+    /// The password; with the contract's Argon2id hash of it when the stored one was weaker.
+    Right {
+        /// The upgraded hash, to be stored in the same write.
+        rehash: Option<PasswordHash>,
+    },
+}
+
+/// An Argon2id hash with the contract's parameters of a random password nobody knows: an
+/// unknown address's sign-in is verified against it, so that it costs what a known one does.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$XrnzRNKifFj8cH1f8j8yjw$iTtrlScHnh2kmdKx4u7XX8gWuFrI2GfWeZhFazdBi0M";
+
 /// Hashing failed (the worker panicked or Argon2 refused); the cause is not user-facing.
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed")]
@@ -107,7 +133,7 @@ enum Job {
     Verify(
         CurrentPassword,
         PasswordHash,
-        oneshot::Sender<Result<bool, HashError>>,
+        oneshot::Sender<Result<Verification, HashError>>,
     ),
 }
 
@@ -169,11 +195,14 @@ impl Hasher {
     /// parameters) or a bcrypt hash (`$2a$`/`$2b$`/`$2y$`, imported users). Runs on the
     /// hashing threads, under the same bounds as [`Hasher::hash`]: a verify costs what a hash
     /// costs, and must not run on the async executor either.
+    ///
+    /// A right password whose stored hash is weaker than the contract's is hashed again in
+    /// the same job ([`Verification::Right`] carries the new hash).
     pub async fn verify(
         &self,
         password: CurrentPassword,
         stored: PasswordHash,
-    ) -> Result<bool, HashError> {
+    ) -> Result<Verification, HashError> {
         self.run(|reply| Job::Verify(password, stored, reply))
             .await?
     }
@@ -258,9 +287,20 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
                     continue;
                 }
                 let verified = catch_unwind(AssertUnwindSafe(|| {
-                    verify_stored(password.expose(), &stored)
+                    if !verify_stored(password.expose(), &stored) {
+                        return Ok(Verification::Wrong);
+                    }
+                    let rehash = if stored.needs_upgrade() {
+                        let password = NewPassword::verified(&password);
+                        let phc =
+                            hasher.hash_password_with_random_salt(password.expose().as_bytes());
+                        Some(PasswordHash(phc.map_err(|_| HashError)?))
+                    } else {
+                        None
+                    };
+                    Ok(Verification::Right { rehash })
                 }));
-                let _ = reply.send(verified.map_err(|_| HashError));
+                let _ = reply.send(verified.unwrap_or(Err(HashError)));
             }
         }
     }

@@ -18,7 +18,7 @@ pub use args::{Command, Seed, StoreKind, USAGE, UsageError, parse};
 
 use crate::config::{Config, ConfigError, secret_variable};
 use crate::context::{AppContext, Scheme};
-use crate::domain::{Email, NewPassword};
+use crate::domain::{Email, NewPassword, UserId};
 use crate::password::Hasher;
 use crate::session::{INITIAL_SESSION_VERSION, SessionKeys, unix_now, unix_now_ms};
 use crate::store::{DynamoStore, MemoryStore, StoreError, StoredUser, UserStore};
@@ -124,6 +124,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             let config = Config::from_env()?;
             let store = DynamoStore::from_env(&config.users_table).await?;
             let created = store.create_table().await?;
+            reserve_below_floor(&store, &config).await?;
             let table = &config.users_table;
             eprintln!(
                 "table {table} {}",
@@ -139,13 +140,15 @@ async fn run(command: Command) -> Result<(), CliError> {
         } => {
             let config = Config::from_env()?;
             let store = build_store(store, &config).await?;
-            let user = create_user(store.as_ref(), &Hasher::new(1), &email, password).await?;
+            let hasher = Hasher::new(1);
+            let user = create_user(store.as_ref(), &config, &hasher, &email, password).await?;
             println!("{}", user_json(&user));
             Ok(())
         }
         Command::ImportUsers { file, store } => {
             let config = Config::from_env()?;
             let store = build_store(store, &config).await?;
+            reserve_below_floor(store.as_ref(), &config).await?;
             let input: Box<dyn std::io::BufRead> = match &file {
                 None => Box::new(std::io::stdin().lock()),
                 Some(path) => Box::new(std::io::BufReader::new(
@@ -185,16 +188,26 @@ fn user_json(user: &StoredUser) -> serde_json::Value {
     json!({"user": {"id": user.id.get(), "primary_email": user.email.as_str()}})
 }
 
+/// Moves the id counter up to just below `USER_ID_FLOOR`, so the ids below it stay free for
+/// the users the web app creates itself.
+async fn reserve_below_floor(store: &dyn UserStore, config: &Config) -> Result<(), CliError> {
+    if let Some(below) = UserId::new(config.user_id_floor.get() - 1) {
+        store.reserve_ids_through(below).await?;
+    }
+    Ok(())
+}
+
 /// Hashes and stores one user.
 async fn create_user(
     store: &dyn UserStore,
+    config: &Config,
     hasher: &Hasher,
     email: &Email,
     password: NewPassword,
 ) -> Result<StoredUser, CliError> {
     let hash = hasher.hash(password).await.map_err(|_| CliError::Hash)?;
     store
-        .create_user(email, &hash, unix_now())
+        .create_user(email, &hash, unix_now(), config.user_id_floor)
         .await
         .map_err(|error| match error {
             StoreError::EmailTaken => CliError::EmailTaken(email.as_str().to_owned()),
@@ -239,7 +252,14 @@ async fn serve(
     let ctx = Arc::new(AppContext::new(config, store, Scheme::Http));
     let mut demo_cookie = None;
     for Seed { email, password } in seeds {
-        let user = create_user(ctx.store.as_ref(), &ctx.hasher, &email, password).await?;
+        let user = create_user(
+            ctx.store.as_ref(),
+            &ctx.config,
+            &ctx.hasher,
+            &email,
+            password,
+        )
+        .await?;
         let session = ctx.keys.issue(
             user.id,
             user.email.as_str(),

@@ -102,6 +102,17 @@ impl Issue {
         }
     }
 
+    /// zod's `Required`: a required field is absent (zod reports `received: "undefined"`,
+    /// with its own `validation` name for the check).
+    pub fn required(field: &'static str) -> Self {
+        Self {
+            validation: Some("invalid_type"),
+            expected: Some("string"),
+            received: Some("undefined"),
+            ..Self::new("invalid_type", "Required".to_owned(), vec![field])
+        }
+    }
+
     /// `custom`: a refinement on the whole object failed.
     pub fn custom(message: &str) -> Self {
         Self::new("custom", message.to_owned(), Vec::new())
@@ -149,6 +160,10 @@ mod tests {
             (
                 Issue::invalid_string("email", "Invalid email", "email"),
                 r#"{"code":"invalid_string","validation":"email","message":"Invalid email","path":["email"]}"#,
+            ),
+            (
+                Issue::required("confirmPassword"),
+                r#"{"code":"invalid_type","validation":"invalid_type","expected":"string","received":"undefined","message":"Required","path":["confirmPassword"]}"#,
             ),
             (
                 Issue::custom("At least one of email or password is required."),

@@ -6,14 +6,19 @@
 mod email;
 mod issue;
 mod password;
+mod sign_in;
 mod update;
 mod user_id;
 
 pub use email::Email;
 pub use issue::Issue;
-pub use password::{CurrentPassword, NewPassword, blocklist_issues, is_common};
+pub use password::{
+    CurrentPassword, NewPassword, PasswordRules, SPECIAL_CHARACTERS, blocklist_issues,
+    composition_issues, is_common,
+};
+pub use sign_in::{SignIn, SignUp};
 pub use update::{BodyError, Rules, UserUpdate};
-pub use user_id::UserId;
+pub use user_id::{MAX_SAFE_INTEGER, UserId};
 
 /// Length as JavaScript's `string.length` counts it: UTF-16 code units.
 pub(crate) fn js_length(s: &str) -> usize {

@@ -83,6 +83,81 @@ pub fn blocklist_issues<'a>(raw: &str, emails: impl IntoIterator<Item = &'a str>
     issues
 }
 
+/// The rules a new password meets besides its length and the blocklist (`PASSWORD_RULES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordRules {
+    /// NIST SP 800-63B: no composition rules.
+    #[default]
+    Nist,
+    /// The web app's own login form's rules: it refuses, before sending, a password without a
+    /// lowercase and an uppercase ASCII letter, an ASCII digit and one of
+    /// [`SPECIAL_CHARACTERS`], so a password accepted without them locks its user out of the
+    /// app.
+    Neptun,
+}
+
+/// The characters the web app counts as special.
+pub const SPECIAL_CHARACTERS: &str = "-._!\"`'#%&,:;<>=@{}~$()*+/\\?[]^|";
+
+/// The composition issues of `raw` under `rules`, in the web app's order.
+pub fn composition_issues(raw: &str, rules: PasswordRules) -> Vec<Issue> {
+    if rules == PasswordRules::Nist {
+        return Vec::new();
+    }
+    let checks: [(fn(char) -> bool, &str); 4] = [
+        (
+            |c| SPECIAL_CHARACTERS.contains(c),
+            "Password must contain at least one special character",
+        ),
+        (
+            |c| c.is_ascii_lowercase(),
+            "Password must contain at least one lowercase letter",
+        ),
+        (
+            |c| c.is_ascii_uppercase(),
+            "Password must contain at least one uppercase letter",
+        ),
+        (
+            |c| c.is_ascii_digit(),
+            "Password must contain at least one number",
+        ),
+    ];
+    checks
+        .into_iter()
+        .filter(|(found, _)| !raw.chars().any(*found))
+        .map(|(_, message)| Issue::custom_at(message, "password"))
+        .collect()
+}
+
+impl NewPassword {
+    /// Every rule of a new password, in order: the length, the composition `rules`, then
+    /// (for a password of an acceptable length: a short one already has its issue) the
+    /// blocklist with the account's addresses `emails`.
+    pub fn parse_with<'a>(
+        raw: &str,
+        rules: PasswordRules,
+        emails: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, Vec<Issue>> {
+        let length = length_issues(raw, (MIN_LENGTH, MAX_LENGTH), "Password", "password");
+        let mut issues = length.clone();
+        issues.extend(composition_issues(raw, rules));
+        if length.is_empty() {
+            issues.extend(blocklist_issues(raw, emails));
+        }
+        if issues.is_empty() {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// A password that was verified against a stored hash, to be hashed again with the
+    /// contract's parameters (a hash upgrade): its rules were those of its time.
+    pub(crate) fn verified(password: &CurrentPassword) -> Self {
+        Self(password.expose().to_owned())
+    }
+}
+
 /// `current_password` as sent: 1..=256 UTF-16 code units, to be verified against the
 /// stored hash. Never printed: `Debug` is redacted.
 #[derive(Clone)]
@@ -92,6 +167,12 @@ impl CurrentPassword {
     /// Checks the length bounds.
     pub fn parse(raw: &str) -> Result<Self, Vec<Issue>> {
         within(raw, (1, MAX_LENGTH), "Current password", "current_password").map(Self)
+    }
+
+    /// A sign-in's `password`: 1..=256 UTF-16 code units, and nothing else (a sign-in checks
+    /// a password, it does not set one).
+    pub fn parse_sign_in(raw: &str) -> Result<Self, Vec<Issue>> {
+        within(raw, (1, MAX_LENGTH), "Password", "password").map(Self)
     }
 
     /// The plaintext, for the verifier only.
@@ -115,6 +196,76 @@ impl fmt::Debug for NewPassword {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_web_apps_rules_report_each_missing_class_in_its_order() {
+        let all = [
+            "Password must contain at least one special character",
+            "Password must contain at least one lowercase letter",
+            "Password must contain at least one uppercase letter",
+            "Password must contain at least one number",
+        ];
+        let cases: [(&str, &[&str], &str); 7] = [
+            ("Quartz-lamp-88", &[], "every class"),
+            ("quartzlamp-river-88", &[all[2]], "no uppercase letter"),
+            ("QUARTZ-LAMP-88", &[all[1]], "no lowercase letter"),
+            ("Quartz-lamp-river", &[all[3]], "no digit"),
+            ("Quartzlamp88", &[all[0]], "no special character"),
+            ("Ab1|", &[], "a pipe is special"),
+            ("éééééééé", &all, "non-ASCII letters count as none"),
+        ];
+        for (raw, expected, why) in cases {
+            let messages: Vec<_> = composition_issues(raw, PasswordRules::Neptun)
+                .into_iter()
+                .map(|issue| serde_json::to_value(issue).unwrap()["message"].clone())
+                .collect();
+            assert_eq!(messages, *expected, "{why}");
+            assert!(
+                composition_issues(raw, PasswordRules::Nist).is_empty(),
+                "{why}"
+            );
+        }
+        for special in SPECIAL_CHARACTERS.chars() {
+            let raw = format!("Abcdefg1{special}");
+            assert!(
+                composition_issues(&raw, PasswordRules::Neptun).is_empty(),
+                "{special} is special"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_password_reports_length_then_composition_then_the_blocklist() {
+        let messages = |raw: &str| -> Vec<String> {
+            match NewPassword::parse_with(raw, PasswordRules::Neptun, ["ada@example.com"]) {
+                Ok(_) => Vec::new(),
+                Err(issues) => issues
+                    .into_iter()
+                    .map(|i| {
+                        serde_json::to_value(i).unwrap()["message"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect(),
+            }
+        };
+        assert_eq!(
+            messages("abc"),
+            [
+                "Password must be at least 8 characters",
+                "Password must contain at least one special character",
+                "Password must contain at least one uppercase letter",
+                "Password must contain at least one number",
+            ]
+        );
+        assert_eq!(
+            messages("Ada-secret-1"),
+            ["Password must not contain your email address."]
+        );
+        assert_eq!(messages("P@ssw0rd"), ["Password is too common."]);
+        assert!(messages("Quartz-lamp-88").is_empty());
+    }
 
     #[test]
     fn length_bounds_are_inclusive_and_count_utf16_code_units() {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{CurrentPassword, Email, Issue, NewPassword};
+use super::{CurrentPassword, Email, Issue, NewPassword, PasswordRules};
 
 /// Why a body was refused: not JSON at all, or JSON that fails the schema.
 #[derive(Debug)]
@@ -32,6 +32,8 @@ pub struct Rules<'a> {
     pub current_email: &'a str,
     /// `REQUIRE_CURRENT_PASSWORD`: every update must carry `current_password`.
     pub require_current_password: bool,
+    /// `PASSWORD_RULES`: the composition rules a new password meets.
+    pub password_rules: PasswordRules,
 }
 
 impl UserUpdate {
@@ -47,17 +49,21 @@ impl UserUpdate {
         };
         let mut issues = Vec::new();
         let email = field(fields, "email", Email::parse, &mut issues);
-        let password = field(fields, "password", NewPassword::parse, &mut issues);
-        // The blocklist judges passwords of an acceptable length only: a short one already has
-        // its issue, and "too common" on top of it says nothing new.
-        if let (Some(password), Some(Value::String(raw))) = (&password, fields.get("password")) {
-            debug_assert_eq!(password.expose(), raw);
-            let new_email = fields.get("email").and_then(Value::as_str);
-            issues.extend(super::password::blocklist_issues(
-                raw,
-                [Some(rules.current_email), new_email].into_iter().flatten(),
-            ));
-        }
+        let new_email = fields.get("email").and_then(Value::as_str);
+        let emails = [Some(rules.current_email), new_email];
+        let password = match fields.get("password") {
+            None => None,
+            Some(Value::String(raw)) => {
+                let emails = emails.into_iter().flatten();
+                NewPassword::parse_with(raw, rules.password_rules, emails)
+                    .map_err(|found| issues.extend(found))
+                    .ok()
+            }
+            Some(other) => {
+                issues.push(Issue::invalid_type("string", other, vec!["password"]));
+                None
+            }
+        };
         let current_password = field(
             fields,
             "current_password",
@@ -98,10 +104,10 @@ impl UserUpdate {
 }
 
 /// Parses an optional string field, collecting its issues.
-fn field<T>(
-    fields: &Map<String, Value>,
+pub(super) fn field<'v, T>(
+    fields: &'v Map<String, Value>,
     name: &'static str,
-    parse: fn(&str) -> Result<T, Vec<Issue>>,
+    parse: impl FnOnce(&'v str) -> Result<T, Vec<Issue>>,
     issues: &mut Vec<Issue>,
 ) -> Option<T> {
     match fields.get(name)? {

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cookie::Cookie;
 
-use crate::config::{Config, SessionSecrets};
+use crate::config::{Config, SessionSecrets, UnstampedSessions};
 use crate::domain::UserId;
 use crate::store::SessionCheck;
 
@@ -29,6 +29,10 @@ pub const COOKIE_NAME: &str = "neptun-session";
 
 /// The session version every new user starts with; a password change increments it.
 pub const INITIAL_SESSION_VERSION: u64 = 1;
+
+/// How far ahead of this server's clock a session's times may be (clock skew between
+/// instances): a session from further in the future never expires, and is refused.
+pub const MAX_CLOCK_SKEW_MS: i64 = 60_000;
 
 /// What a session cookie says about its holder, whatever its format.
 #[derive(Clone, PartialEq)]
@@ -44,10 +48,12 @@ pub struct Session {
     pub issued_at_ms: i64,
     /// When this cookie stops being accepted (Unix milliseconds).
     pub expires_at_ms: i64,
-    /// The user's session version when the cookie was issued. `None` for a session fresh
-    /// from the Nuxt app's login, which knows nothing of versions: such a session is valid
-    /// only if it logged in at or after the user's last password change.
+    /// The user's session version when the cookie was issued. `None` for a Nuxt session
+    /// the function never stamped (the web app's own login knows nothing of versions).
     pub version: Option<u64>,
+    /// The session's own id, kept through every refresh: wrong current passwords are
+    /// counted per session. The Nuxt session's `id`; the signed session's `sid`.
+    pub id: String,
     /// What the format carries besides: kept verbatim through a refresh.
     carried: Carried,
 }
@@ -56,8 +62,13 @@ pub struct Session {
 enum Carried {
     /// The signed format carries nothing else.
     Signed,
-    /// The whole h3 session object (`{id, createdAt, data}`), every key of it kept.
-    Nuxt(Box<serde_json::Value>),
+    /// The whole h3 session object (`{id, createdAt, data}`), every key of it kept, and the
+    /// login time the web app wrote in it (`loggedInAt`, else `createdAt`), which judges it
+    /// under `NUXT_UNSTAMPED_SESSIONS=accept` only.
+    Nuxt {
+        object: Box<serde_json::Value>,
+        app_login_ms: i64,
+    },
 }
 
 impl std::fmt::Debug for Session {
@@ -70,24 +81,41 @@ impl std::fmt::Debug for Session {
             .field("issued_at_ms", &self.issued_at_ms)
             .field("expires_at_ms", &self.expires_at_ms)
             .field("version", &self.version)
+            .field("id", &self.id)
             .finish_non_exhaustive()
     }
 }
 
 impl Session {
-    /// The condition the store checks for this session: an equal version when it carries
-    /// one, else a login no earlier than the last password change. A Nuxt session passes with
-    /// either: the app's login keeps an old session's data (its version too) when it signs
-    /// the same browser in again, and that login is as fresh as its time says.
-    pub fn check(&self) -> SessionCheck {
-        match (self.version, &self.carried) {
-            (Some(version), Carried::Signed) => SessionCheck::Version(version),
-            (Some(version), Carried::Nuxt(_)) => {
-                SessionCheck::VersionOrLoggedInAt(version, self.login_at_ms)
+    /// The condition the store checks for this session under `unstamped`: its version, the
+    /// one a signed session carries or the function stamped into a Nuxt one; under
+    /// `NUXT_UNSTAMPED_SESSIONS=accept`, a Nuxt session also passes by the web app's login
+    /// time (the app's login merges into an old session and can keep a stale stamp).
+    fn check(&self, unstamped: UnstampedSessions) -> Option<SessionCheck> {
+        match (&self.carried, self.version, unstamped) {
+            (Carried::Signed, Some(version), _) => Some(SessionCheck::Version(version)),
+            (Carried::Nuxt { .. }, Some(version), UnstampedSessions::Refuse) => {
+                Some(SessionCheck::Version(version))
             }
-            (None, _) => SessionCheck::LoggedInAt(self.login_at_ms),
+            (Carried::Nuxt { app_login_ms, .. }, Some(version), UnstampedSessions::Accept) => {
+                Some(SessionCheck::VersionOrLoggedInAt(version, *app_login_ms))
+            }
+            (Carried::Nuxt { app_login_ms, .. }, None, UnstampedSessions::Accept) => {
+                Some(SessionCheck::LoggedInAt(*app_login_ms))
+            }
+            (_, None, _) => None,
         }
     }
+}
+
+/// A session that passed every check the cookie alone can answer, with the condition the
+/// store must still find true.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The session.
+    pub session: Session,
+    /// What makes it still valid: checked against the user record.
+    pub check: SessionCheck,
 }
 
 /// Why a request has no usable session. Every case answers 401; the log tells them apart.
@@ -102,6 +130,10 @@ pub enum NoSession {
     Invalid,
     /// Authentic, but past its expiry or its maximum age from login.
     Expired,
+    /// Authentic, but its login or issue time is in the future.
+    FromTheFuture,
+    /// A Nuxt session the function never stamped, under `NUXT_UNSTAMPED_SESSIONS=refuse`.
+    Unstamped,
 }
 
 /// How cookies are opened and sealed: the format chosen at start, its keys derived once.
@@ -116,6 +148,7 @@ pub struct SessionKeys {
     ttl_ms: i64,
     max_age_ms: i64,
     secure: bool,
+    unstamped: UnstampedSessions,
 }
 
 impl SessionKeys {
@@ -140,6 +173,7 @@ impl SessionKeys {
             ttl_ms: ms(config.session_ttl_seconds),
             max_age_ms: ms(config.session_max_age_seconds),
             secure: config.cookie_secure,
+            unstamped: config.unstamped_sessions,
         }
     }
 
@@ -150,7 +184,7 @@ impl SessionKeys {
         &self,
         cookie_headers: impl IntoIterator<Item = &'a str>,
         now_ms: i64,
-    ) -> Result<Session, NoSession> {
+    ) -> Result<Verified, NoSession> {
         let mut ours = cookie_headers
             .into_iter()
             .flat_map(Cookie::split_parse)
@@ -165,11 +199,16 @@ impl SessionKeys {
             Codec::Nuxt(sealing) => sealing.open(cookie.value(), now_ms, self.max_age_ms),
         }
         .ok_or(NoSession::Invalid)?;
+        let ahead = now_ms.saturating_add(MAX_CLOCK_SKEW_MS);
+        if session.login_at_ms > ahead || session.issued_at_ms > ahead {
+            return Err(NoSession::FromTheFuture);
+        }
         let limit = session.login_at_ms.saturating_add(self.max_age_ms);
         if now_ms >= session.expires_at_ms || now_ms >= limit {
             return Err(NoSession::Expired);
         }
-        Ok(session)
+        let check = session.check(self.unstamped).ok_or(NoSession::Unstamped)?;
+        Ok(Verified { session, check })
     }
 
     /// A session for a fresh login: issued now, expiring after the TTL or `expires_in`
@@ -183,11 +222,15 @@ impl SessionKeys {
         expires_in: Option<i64>,
     ) -> Session {
         let lifetime = expires_in.map_or(self.ttl_ms, |s| s.saturating_mul(1000));
+        let id = uuid::Uuid::new_v4().to_string();
         let carried = match &self.codec {
             Codec::Signed(_) => Carried::Signed,
-            Codec::Nuxt(_) => Carried::Nuxt(Box::new(nuxt::new_session_object(
-                user_id, email, version, now_ms,
-            ))),
+            Codec::Nuxt(_) => Carried::Nuxt {
+                object: Box::new(nuxt::new_session_object(
+                    &id, user_id, email, version, now_ms,
+                )),
+                app_login_ms: now_ms,
+            },
         };
         Session {
             user_id,
@@ -196,7 +239,22 @@ impl SessionKeys {
             issued_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(lifetime),
             version: Some(version),
+            id,
             carried,
+        }
+    }
+
+    /// The body a sign-in or sign-up answers with: in the Nuxt format the session's `data`
+    /// (what the web app's own route returns), in the signed one `{"user":{"id","primary_email"}}`.
+    pub fn sign_in_body(&self, session: &Session) -> String {
+        match &session.carried {
+            Carried::Nuxt { object, .. } => object
+                .get("data")
+                .map_or_else(|| "{}".to_owned(), |data| data.to_string()),
+            Carried::Signed => serde_json::json!({
+                "user": {"id": session.user_id.get(), "primary_email": session.email}
+            })
+            .to_string(),
         }
     }
 
@@ -215,10 +273,16 @@ impl SessionKeys {
         let version = version.or(session.version);
         let carried = match &session.carried {
             Carried::Signed => Carried::Signed,
-            Carried::Nuxt(object) => {
+            Carried::Nuxt {
+                object,
+                app_login_ms,
+            } => {
                 let mut object = object.clone();
-                nuxt::refresh_session_object(&mut object, email, version);
-                Carried::Nuxt(object)
+                nuxt::refresh_session_object(&mut object, email, version, session.login_at_ms);
+                Carried::Nuxt {
+                    object,
+                    app_login_ms: *app_login_ms,
+                }
             }
         };
         Session {
@@ -228,6 +292,7 @@ impl SessionKeys {
             issued_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(self.ttl_ms).min(limit),
             version,
+            id: session.id.clone(),
             carried,
         }
     }
@@ -252,7 +317,7 @@ impl SessionKeys {
     /// current secret.
     pub fn cookie_pair(&self, session: &Session) -> String {
         match (&self.codec, &session.carried) {
-            (Codec::Nuxt(sealing), Carried::Nuxt(object)) => {
+            (Codec::Nuxt(sealing), Carried::Nuxt { object, .. }) => {
                 sealing.seal(object, session.expires_at_ms)
             }
             (Codec::Nuxt(sealing), Carried::Signed) => {
@@ -260,6 +325,7 @@ impl SessionKeys {
                 // chosen once); build the object rather than fail.
                 let version = session.version.unwrap_or(INITIAL_SESSION_VERSION);
                 let object = nuxt::new_session_object(
+                    &session.id,
                     session.user_id,
                     &session.email,
                     version,
@@ -344,7 +410,7 @@ mod tests {
             ];
             for (headers, expected, why) in cases {
                 assert_eq!(
-                    keys.verify(headers, NOW + 1).map(|s| s.user_id),
+                    keys.verify(headers, NOW + 1).map(|v| v.session.user_id),
                     expected,
                     "{format}: {why}"
                 );
@@ -369,7 +435,8 @@ mod tests {
             );
             let old_login = keys.cookie_pair(&old);
             assert_eq!(
-                keys.verify([old_login.as_str()], NOW).map(|s| s.user_id),
+                keys.verify([old_login.as_str()], NOW)
+                    .map(|v| v.session.user_id),
                 Err(NoSession::Expired),
                 "{format}: past the maximum age from login"
             );

@@ -8,12 +8,18 @@
 //! {"id":"<uuid>","createdAt":1714557600000,"data":{"user":{"id":7,"primary_email":"a@b.co"},"loggedInAt":"2024-05-01T10:00:00.000Z"}}
 //! ```
 //!
-//! The session's user is `data.user.id` (a JSON number; anything else is no session), its
-//! login time `data.loggedInAt` (an ISO 8601 time or epoch milliseconds), else `createdAt`.
-//! A refresh keeps the object as it was (same `id`, `createdAt`, `loggedInAt`, every other
-//! key of `data` and `data.user`), sets `data.user.primary_email` to the stored address and
-//! records the user's session version under `data.sessionVersion`, a key of the function's
-//! own: a login fresh from the Nuxt app carries none, and is then judged by its login time.
+//! The session's user is `data.user.id` (a JSON number; anything else is no session).
+//!
+//! **The stamp.** The web app's session plugin re-seals `{user, loggedInAt: now}` on every
+//! session fetch, so `loggedInAt` proves nothing and only what lies inside `data.user` is sure
+//! to survive the app. Every session the function issues or refreshes therefore carries, in
+//! `data.user`, [`STAMP_VERSION`] (the user's session version, an integer) and
+//! [`STAMP_LOGGED_IN_AT`] (the login time, integer epoch milliseconds). A stamped session is
+//! judged by its stamp alone. An unstamped one (made by the app's own login) has the login
+//! time `data.loggedInAt` (an ISO 8601 time or epoch milliseconds), else `createdAt`, and is
+//! refused unless `NUXT_UNSTAMPED_SESSIONS=accept`. A refresh keeps the object as it was
+//! (same `id`, `createdAt`, `loggedInAt`, every other key of `data` and `data.user`), sets
+//! `data.user.primary_email` to the stored address, and stamps it.
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -23,8 +29,10 @@ use super::{COOKIE_NAME, Carried, Session};
 use crate::domain::UserId;
 use crate::iron::{self, IronPassword};
 
-/// The key of `data` that holds the user's session version.
-pub const VERSION_KEY: &str = "sessionVersion";
+/// The key of `data.user` that holds the user's session version (an integer).
+pub const STAMP_VERSION: &str = "session_version";
+/// The key of `data.user` that holds the session's login time (integer epoch milliseconds).
+pub const STAMP_LOGGED_IN_AT: &str = "logged_in_at";
 
 /// The Nuxt format's passwords: the current one seals, every one opens.
 pub(super) struct Sealing {
@@ -58,14 +66,20 @@ impl Sealing {
             None | Some(Value::Null) => String::new(),
             Some(email) => email.as_str()?.to_owned(),
         };
-        let login_at_ms = match data.get("loggedInAt") {
+        let app_login_ms = match data.get("loggedInAt") {
             None | Some(Value::Null) => created_at?,
             Some(Value::String(time)) => parse_time_ms(time)?,
             Some(number) => number.as_i64()?,
         };
-        let version = match data.get(VERSION_KEY) {
-            None => None,
-            Some(version) => Some(version.as_u64()?),
+        // Both keys or neither: half a stamp, or one of the wrong type, is no session.
+        let (version, login_at_ms) = match (user.get(STAMP_VERSION), user.get(STAMP_LOGGED_IN_AT)) {
+            (None, None) => (None, app_login_ms),
+            (Some(version), Some(login)) => (Some(version.as_u64()?), login.as_i64()?),
+            _ => return None,
+        };
+        let id = match object.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => format!("created:{}", created_at.unwrap_or(login_at_ms)),
         };
         let limit = login_at_ms.saturating_add(max_age_ms);
         Some(Session {
@@ -75,7 +89,11 @@ impl Sealing {
             issued_at_ms: created_at.unwrap_or(login_at_ms),
             expires_at_ms: opened.expires_at_ms.map_or(limit, |at| at.min(limit)),
             version,
-            carried: Carried::Nuxt(Box::new(object)),
+            id,
+            carried: Carried::Nuxt {
+                object: Box::new(object),
+                app_login_ms,
+            },
         })
     }
 
@@ -88,34 +106,50 @@ impl Sealing {
     }
 }
 
-/// The object a fresh login makes (`setUserSession(event, {user, loggedInAt})`), with the
-/// function's version key: what `serve` seeds and `session mint` prints in this format.
-pub(super) fn new_session_object(user_id: UserId, email: &str, version: u64, now_ms: i64) -> Value {
+/// The object a sign-in makes: what the web app's `setUserSession(event, {user, loggedInAt})`
+/// makes, with the stamp in `data.user`.
+pub(super) fn new_session_object(
+    id: &str,
+    user_id: UserId,
+    email: &str,
+    version: u64,
+    now_ms: i64,
+) -> Value {
     json!({
-        "id": random_uuid(),
+        "id": id,
         "createdAt": now_ms,
         "data": {
-            "user": {"id": user_id.get(), "primary_email": email},
+            "user": {
+                "id": user_id.get(),
+                "primary_email": email,
+                STAMP_VERSION: version,
+                STAMP_LOGGED_IN_AT: now_ms,
+            },
             "loggedInAt": format_time_ms(now_ms),
-            VERSION_KEY: version,
         },
     })
 }
 
-/// Sets the stored address and, when known, the version; leaves everything else as it was.
-pub(super) fn refresh_session_object(object: &mut Value, email: &str, version: Option<u64>) {
+/// Sets the stored address and, when the version is known, the stamp (the version and
+/// `login_ms`); leaves everything else as it was.
+pub(super) fn refresh_session_object(
+    object: &mut Value,
+    email: &str,
+    version: Option<u64>,
+    login_ms: i64,
+) {
     let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) else {
         return; // `open` only accepts objects with `data.user`
     };
-    if let Some(version) = version {
-        data.insert(VERSION_KEY.to_owned(), json!(version));
-    }
-    if let Some(user) = data.get_mut("user").and_then(Value::as_object_mut) {
+    let user = data
+        .entry("user")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(user) = user.as_object_mut() {
         user.insert("primary_email".to_owned(), json!(email));
-    } else {
-        let mut user = Map::new();
-        user.insert("primary_email".to_owned(), json!(email));
-        data.insert("user".to_owned(), Value::Object(user));
+        if let Some(version) = version {
+            user.insert(STAMP_VERSION.to_owned(), json!(version));
+            user.insert(STAMP_LOGGED_IN_AT.to_owned(), json!(login_ms));
+        }
     }
 }
 
@@ -141,37 +175,27 @@ pub fn format_time_ms(ms: i64) -> String {
     )
 }
 
-/// A random (version 4) UUID, as h3 gives each new session.
-fn random_uuid() -> String {
-    let mut bytes = iron::random_bytes::<16>();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{NoSession, SessionKeys};
+    use super::super::{NoSession, SessionKeys, Verified};
     use super::*;
     use crate::config::Config;
+    use crate::store::SessionCheck;
 
     const PASSWORD: &str = "nuxt-password-nuxt-password-nuxt-1";
     const OLD: &str = "old-nuxt-password-old-nuxt-password";
     const NOW: i64 = 1_800_000_000_123;
 
     fn keys(current: &str, previous: &str) -> SessionKeys {
+        keys_with(current, previous, "refuse")
+    }
+
+    fn keys_with(current: &str, previous: &str, unstamped: &str) -> SessionKeys {
         let config = Config::from_lookup(|name| match name {
             "SESSION_FORMAT" => Some("nuxt".into()),
             "NUXT_SESSION_PASSWORD" => Some(current.into()),
             "NUXT_SESSION_PASSWORD_PREVIOUS" if !previous.is_empty() => Some(previous.into()),
+            "NUXT_UNSTAMPED_SESSIONS" => Some(unstamped.into()),
             _ => None,
         })
         .unwrap();
@@ -193,16 +217,26 @@ mod tests {
         })
     }
 
+    fn object_of(session: &Session) -> &Value {
+        let Carried::Nuxt { object, .. } = &session.carried else {
+            panic!("a Nuxt session");
+        };
+        object
+    }
+
     #[test]
-    fn opens_the_apps_session_and_refreshes_it_keeping_every_other_key() {
-        let keys = keys(PASSWORD, "");
+    fn an_unstamped_session_is_refused_unless_accepted_and_a_refresh_stamps_it() {
         let object = app_session(
             json!({"id": 7, "primary_email": "a@b.co", "name": "Ada"}),
             json!(format_time_ms(NOW - 30_000)),
         );
-        let session = keys
-            .verify([app_cookie(PASSWORD, &object).as_str()], NOW)
-            .unwrap();
+        let cookie = app_cookie(PASSWORD, &object);
+        assert_eq!(
+            keys(PASSWORD, "").verify([cookie.as_str()], NOW),
+            Err(NoSession::Unstamped)
+        );
+        let keys = keys_with(PASSWORD, "", "accept");
+        let Verified { session, check } = keys.verify([cookie.as_str()], NOW).unwrap();
         assert_eq!(
             (
                 session.user_id.get(),
@@ -211,33 +245,136 @@ mod tests {
             ),
             (7, "a@b.co", None)
         );
-        assert_eq!(session.login_at_ms, NOW - 30_000, "millisecond precision");
+        assert_eq!(
+            check,
+            SessionCheck::LoggedInAt(NOW - 30_000),
+            "millisecond precision"
+        );
+        assert_eq!(session.id, "2b1d0c4e-8f1a-4c55-9a43-0c7e6b1e2f3a");
         let refreshed = keys.refresh(&session, "new@b.co", Some(3), NOW);
         let pair = keys.cookie_pair(&refreshed);
         let reopened = keys.verify([pair.as_str()], NOW + 1).unwrap();
-        assert_eq!(reopened.version, Some(3));
-        assert_eq!(reopened.email, "new@b.co");
-        let Carried::Nuxt(object) = &reopened.carried else {
-            panic!("a Nuxt session");
-        };
         assert_eq!(
-            **object,
+            reopened.check,
+            SessionCheck::VersionOrLoggedInAt(3, NOW - 30_000)
+        );
+        assert_eq!(reopened.session.email, "new@b.co");
+        assert_eq!(
+            *object_of(&reopened.session),
             json!({
                 "id": "2b1d0c4e-8f1a-4c55-9a43-0c7e6b1e2f3a",
                 "createdAt": NOW - 60_000,
                 "data": {
-                    "user": {"id": 7, "primary_email": "new@b.co", "name": "Ada"},
+                    "user": {
+                        "id": 7,
+                        "primary_email": "new@b.co",
+                        "name": "Ada",
+                        "session_version": 3,
+                        "logged_in_at": NOW - 30_000,
+                    },
                     "loggedInAt": format_time_ms(NOW - 30_000),
                     "theme": "dark",
-                    "sessionVersion": 3,
                 },
             })
+        );
+        // Stamped, it is judged by its stamp under the default too.
+        let refuse = super::tests::keys(PASSWORD, "");
+        assert_eq!(
+            refuse.verify([pair.as_str()], NOW + 1).map(|v| v.check),
+            Ok(SessionCheck::Version(3))
         );
     }
 
     #[test]
+    fn a_stamped_session_is_judged_by_its_stamp_whatever_logged_in_at_says() {
+        let keys = keys(PASSWORD, "");
+        let day = 86_400_000;
+        // What the web app's session plugin makes of a stamped session: loggedInAt now.
+        let stamped = |login: i64| {
+            app_cookie(
+                PASSWORD,
+                &app_session(
+                    json!({"id": 7, "primary_email": "a@b.co", "session_version": 4, "logged_in_at": login}),
+                    json!(format_time_ms(NOW)),
+                ),
+            )
+        };
+        let fresh = stamped(NOW - day);
+        let verified = keys.verify([fresh.as_str()], NOW).unwrap();
+        assert_eq!(verified.check, SessionCheck::Version(4));
+        assert_eq!(verified.session.login_at_ms, NOW - day);
+        let old = stamped(NOW - 31 * day);
+        assert_eq!(
+            keys.verify([old.as_str()], NOW).map(|v| v.check),
+            Err(NoSession::Expired),
+            "the absolute lifetime counts from the stamp, not from loggedInAt"
+        );
+    }
+
+    #[test]
+    fn sessions_from_the_future_are_refused() {
+        let refuse = keys(PASSWORD, "");
+        let accept = keys_with(PASSWORD, "", "accept");
+        let object = |created: i64, logged_in_at: Value, user: Value| {
+            app_cookie(
+                PASSWORD,
+                &json!({"id": "x", "createdAt": created, "data": {"user": user, "loggedInAt": logged_in_at}}),
+            )
+        };
+        let stamp = |login: i64| json!({"id": 7, "session_version": 1, "logged_in_at": login});
+        let ahead = NOW + 61_000;
+        let near = NOW + 59_000;
+        let cases = [
+            (
+                &refuse,
+                object(NOW, json!(NOW), stamp(ahead)),
+                Err(NoSession::FromTheFuture),
+                "a stamped login ahead",
+            ),
+            (
+                &refuse,
+                object(ahead, json!(NOW), stamp(NOW)),
+                Err(NoSession::FromTheFuture),
+                "createdAt ahead",
+            ),
+            (
+                &refuse,
+                object(NOW, json!(format_time_ms(ahead)), stamp(NOW)),
+                Ok(7),
+                "a stamped session's loggedInAt is not judged",
+            ),
+            (
+                &refuse,
+                object(near, json!(NOW), stamp(near)),
+                Ok(7),
+                "within the skew",
+            ),
+            (
+                &accept,
+                object(NOW, json!(format_time_ms(ahead)), json!({"id": 7})),
+                Err(NoSession::FromTheFuture),
+                "an unstamped loggedInAt ahead",
+            ),
+            (
+                &accept,
+                object(NOW, json!("9999-12-31T23:59:59.000Z"), json!({"id": 7})),
+                Err(NoSession::FromTheFuture),
+                "the year 9999",
+            ),
+        ];
+        for (keys, cookie, expected, why) in cases {
+            assert_eq!(
+                keys.verify([cookie.as_str()], NOW)
+                    .map(|v| v.session.user_id.get()),
+                expected,
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
     fn refuses_what_is_not_an_authentic_session_object() {
-        let keys = keys(PASSWORD, OLD);
+        let keys = keys_with(PASSWORD, OLD, "accept");
         let login = json!(format_time_ms(NOW));
         let good = app_cookie(PASSWORD, &app_session(json!({"id": 7}), login.clone()));
         let cases = [
@@ -272,6 +409,13 @@ mod tests {
                 "no user",
             ),
             (
+                app_cookie(
+                    PASSWORD,
+                    &json!({"id": "x", "createdAt": NOW, "data": {"loggedInAt": login.clone()}}),
+                ),
+                "a signed-out visitor's session: no user",
+            ),
+            (
                 app_cookie(PASSWORD, &json!(["not", "an", "object"])),
                 "not an object",
             ),
@@ -282,9 +426,29 @@ mod tests {
             (
                 app_cookie(
                     PASSWORD,
-                    &json!({"createdAt": NOW, "data": {"user": {"id": 7}, "sessionVersion": "2"}}),
+                    &app_session(
+                        json!({"id": 7, "session_version": "2", "logged_in_at": NOW}),
+                        login.clone(),
+                    ),
                 ),
-                "a version that is not a number",
+                "a stamped version that is not a number",
+            ),
+            (
+                app_cookie(
+                    PASSWORD,
+                    &app_session(
+                        json!({"id": 7, "session_version": 2, "logged_in_at": "now"}),
+                        login.clone(),
+                    ),
+                ),
+                "a stamped login time that is not a number",
+            ),
+            (
+                app_cookie(
+                    PASSWORD,
+                    &app_session(json!({"id": 7, "session_version": 2}), login.clone()),
+                ),
+                "half a stamp",
             ),
             (format!("{}x", &good[..good.len() - 1]), "tampered"),
             (good[..good.len() - 5].to_owned(), "truncated"),
@@ -293,7 +457,8 @@ mod tests {
         ];
         for (cookie, why) in cases {
             assert_eq!(
-                keys.verify([cookie.as_str()], NOW).map(|s| s.user_id),
+                keys.verify([cookie.as_str()], NOW)
+                    .map(|s| s.session.user_id),
                 Err(NoSession::Invalid),
                 "{why}"
             );
@@ -307,8 +472,8 @@ mod tests {
     }
 
     #[test]
-    fn the_login_time_comes_from_logged_in_at_else_created_at() {
-        let keys = keys(PASSWORD, "");
+    fn the_login_time_of_an_unstamped_session_comes_from_logged_in_at_else_created_at() {
+        let keys = keys_with(PASSWORD, "", "accept");
         let iso = "2027-01-15T08:00:00.250Z";
         let iso_ms: i64 = 1_800_000_000_250;
         assert_eq!(parse_time_ms(iso), Some(iso_ms));
@@ -323,10 +488,11 @@ mod tests {
                 "createdAt": created_at,
                 "data": {"user": {"id": 7}, "loggedInAt": logged_in_at},
             });
-            let session = keys
+            let verified = keys
                 .verify([app_cookie(PASSWORD, &object).as_str()], NOW)
                 .unwrap();
-            assert_eq!(session.login_at_ms, expected, "{why}");
+            assert_eq!(verified.session.login_at_ms, expected, "{why}");
+            assert_eq!(verified.check, SessionCheck::LoggedInAt(expected), "{why}");
         }
     }
 
@@ -353,24 +519,23 @@ mod tests {
     }
 
     #[test]
-    fn minted_sessions_are_h3_session_objects_with_a_random_id() {
+    fn issued_sessions_are_stamped_h3_session_objects_with_a_random_id() {
         let keys = keys(PASSWORD, "");
         let a = keys.issue(UserId::new(7).unwrap(), "a@b.co", 1, NOW, None);
         let b = keys.issue(UserId::new(7).unwrap(), "a@b.co", 1, NOW, None);
-        let (Carried::Nuxt(a), Carried::Nuxt(b)) = (&a.carried, &b.carried) else {
-            panic!("Nuxt sessions");
-        };
-        assert_ne!(a["id"], b["id"]);
-        let id = a["id"].as_str().unwrap();
+        let (a_object, b_object) = (object_of(&a), object_of(&b));
+        assert_ne!(a_object["id"], b_object["id"]);
+        let id = a_object["id"].as_str().unwrap();
         assert_eq!((id.len(), &id[14..15]), (36, "4"), "{id}");
-        assert_eq!(a["createdAt"], json!(NOW));
+        assert_eq!(a.id, id, "the session's id is the object's");
+        assert_eq!(a_object["createdAt"], json!(NOW));
         assert_eq!(
-            a["data"],
+            a_object["data"],
             json!({
-                "user": {"id": 7, "primary_email": "a@b.co"},
+                "user": {"id": 7, "primary_email": "a@b.co", "session_version": 1, "logged_in_at": NOW},
                 "loggedInAt": format_time_ms(NOW),
-                "sessionVersion": 1,
             })
         );
+        assert_eq!(keys.sign_in_body(&a), a_object["data"].to_string());
     }
 }

@@ -28,6 +28,10 @@ struct Payload<'a> {
     iat: i64,
     exp: i64,
     ver: u64,
+    /// The session's random id, set at sign-in and kept by every refresh (absent from
+    /// cookies made before it existed).
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    sid: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Length of the base64 (padded) HMAC-SHA256 tag in front of the payload.
@@ -88,6 +92,10 @@ impl Signing {
         let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
         let payload: Payload<'_> = serde_json::from_slice(&json).ok()?;
         let ms = |seconds: i64| seconds.saturating_mul(1000);
+        let id = match payload.sid {
+            Some(sid) if !sid.is_empty() => sid.into_owned(),
+            _ => format!("login:{}", payload.login),
+        };
         Some(Session {
             user_id: UserId::new(payload.uid)?,
             email: payload.email.into_owned(),
@@ -95,6 +103,7 @@ impl Signing {
             issued_at_ms: ms(payload.iat),
             expires_at_ms: ms(payload.exp),
             version: Some(payload.ver),
+            id,
             carried: Carried::Signed,
         })
     }
@@ -108,6 +117,8 @@ impl Signing {
             iat: session.issued_at_ms.div_euclid(1000),
             exp: session.expires_at_ms.div_euclid(1000),
             ver: session.version.unwrap_or(super::INITIAL_SESSION_VERSION),
+            sid: (!session.id.starts_with("login:"))
+                .then_some(std::borrow::Cow::Borrowed(session.id.as_str())),
         };
         let json = serde_json::to_vec(&payload).expect("BUG: a payload always serializes");
         let mut cookie =
@@ -162,7 +173,69 @@ mod tests {
         let keys = keys(NEW, "");
         let session = session(&keys);
         let header = format!("theme=dark; {}", keys.cookie_pair(&session));
-        assert_eq!(keys.verify([header.as_str()], NOW + 1), Ok(session));
+        assert_eq!(
+            keys.verify([header.as_str()], NOW + 1).map(|v| v.session),
+            Ok(session)
+        );
+    }
+
+    #[test]
+    fn each_sign_in_gets_its_own_session_id_which_a_refresh_keeps() {
+        let keys = keys(NEW, "");
+        let (a, b) = (session(&keys), session(&keys));
+        assert_ne!(
+            a.id, b.id,
+            "two sign-ins in the same second are two sessions"
+        );
+        let refreshed = keys.refresh(&a, "b@example.com", Some(2), NOW + 5_000);
+        let pair = keys.cookie_pair(&refreshed);
+        let reopened = keys.verify([pair.as_str()], NOW + 6_000).unwrap();
+        assert_eq!(reopened.session.id, a.id);
+        // A cookie from before session ids existed still opens, with an id of its own.
+        let legacy = Payload {
+            uid: 7,
+            email: "a@example.com".into(),
+            login: NOW / 1000,
+            iat: NOW / 1000,
+            exp: NOW / 1000 + 60,
+            ver: 1,
+            sid: None,
+        };
+        let json = serde_json::to_vec(&legacy).unwrap();
+        let value = URL_SAFE_NO_PAD.encode(json);
+        let signing = Signing::new(NEW.as_bytes(), &[]);
+        let tag = STANDARD.encode(signing.current.tag(value.as_bytes()));
+        let header = format!("{COOKIE_NAME}={tag}{value}");
+        let opened = keys.verify([header.as_str()], NOW).unwrap();
+        assert_eq!(opened.session.id, format!("login:{}", NOW / 1000));
+    }
+
+    #[test]
+    fn a_login_or_issue_time_more_than_a_minute_ahead_is_refused() {
+        let keys = keys(NEW, "");
+        let cases = [
+            (61_000, 0, Err(NoSession::FromTheFuture), "login ahead"),
+            (0, 61_000, Err(NoSession::FromTheFuture), "issued ahead"),
+            (
+                253_402_300_799_000 - NOW,
+                0,
+                Err(NoSession::FromTheFuture),
+                "logged in on 9999-12-31",
+            ),
+            (59_000, 59_000, Ok(()), "within the skew"),
+        ];
+        for (login_ahead, issued_ahead, expected, why) in cases {
+            let mut session = session(&keys);
+            session.login_at_ms = NOW + login_ahead;
+            session.issued_at_ms = NOW + issued_ahead;
+            session.expires_at_ms = NOW + 3_600_000;
+            let pair = keys.cookie_pair(&session);
+            assert_eq!(
+                keys.verify([pair.as_str()], NOW).map(|_| ()),
+                expected,
+                "{why}"
+            );
+        }
     }
 
     /// What the `cookie` crate's signed jar makes of the same session and secret: the
@@ -176,6 +249,7 @@ mod tests {
             "iat": session.issued_at_ms / 1000,
             "exp": session.expires_at_ms / 1000,
             "ver": session.version,
+            "sid": session.id,
         }))
         .unwrap();
         let mut jar = cookie::CookieJar::new();
@@ -230,7 +304,7 @@ mod tests {
             let reference = jar_signed(secret, &session);
             let header = format!("{}={}", reference.name(), reference.value());
             assert_eq!(
-                rotated.verify([header.as_str()], NOW),
+                rotated.verify([header.as_str()], NOW).map(|v| v.session),
                 Ok(session.clone()),
                 "signed with {secret}"
             );
@@ -307,7 +381,10 @@ mod tests {
         let rotated = keys(NEW, OLD);
         let session = session(&old);
         let header = old.cookie_pair(&session);
-        assert_eq!(rotated.verify([header.as_str()], NOW), Ok(session.clone()));
+        assert_eq!(
+            rotated.verify([header.as_str()], NOW).map(|v| v.session),
+            Ok(session.clone())
+        );
         let refreshed = rotated.refresh(&session, "a@example.com", Some(1), NOW);
         let set_cookie = rotated.set_cookie(&refreshed, NOW);
         let pair = set_cookie.split(';').next().unwrap();

@@ -4,7 +4,7 @@
 //!
 //! | item | `pk` | attributes |
 //! | --- | --- | --- |
-//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms`, `failed_attempts`, `failed_window_start_ms` (Unix milliseconds) |
+//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash` (absent for a user without a password), `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms`; the `current_password` attempt window `attempts`, `attempts_window_start_ms`, `attempts_by_session` (a map: session id → count); the sign-in attempt window `sign_in_attempts`, `sign_in_window_start_ms` (times in Unix milliseconds) |
 //! | email claim | `EMAIL#<lower-cased address>` | `user_id` |
 //! | id counter | `COUNTER#users` | `last_id` |
 //!
@@ -35,7 +35,10 @@ use aws_sdk_dynamodb::types::{
 use aws_smithy_http_client::tls;
 use base64::Engine as _;
 
-use super::{Imported, SessionCheck, StoreError, StoredUser, Updated, UserPatch, UserStore};
+use super::{
+    AttemptKind, Attempts, Imported, SessionCheck, SignedIn, StoreError, StoredUser, Updated,
+    UserPatch, UserStore,
+};
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
 
@@ -277,23 +280,18 @@ impl DynamoStore {
         ))
     }
 
-    async fn next_id(&self) -> Result<UserId, StoreError> {
+    /// The id counter's value (0 before the first user), read strongly consistent.
+    async fn last_id(&self) -> Result<Option<u64>, StoreError> {
         let output = self
             .client
-            .update_item()
+            .get_item()
             .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s("COUNTER#users"))
-            .update_expression("ADD last_id :one")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
+            .key(KEY_ATTRIBUTE, s(COUNTER_KEY))
+            .consistent_read(true)
             .send()
             .await
-            .map_err(|e| sdk_failure("UpdateItem", &e))?;
-        output
-            .attributes()
-            .and_then(|a| number(a, "last_id"))
-            .and_then(UserId::new)
-            .ok_or_else(|| StoreError::Unavailable("id counter returned no id".into()))
+            .map_err(|e| sdk_failure("GetItem", &e))?;
+        Ok(output.item().and_then(|item| number(item, "last_id")))
     }
 
     /// The item that claims `email` for `id`, written only if nobody holds the address.
@@ -310,31 +308,25 @@ impl DynamoStore {
     /// One transaction: the user item if its id is free, and the claim on its address if
     /// nobody holds it. A failed user condition returns the stored item, to tell an unchanged
     /// import from another record.
-    async fn put_user_and_claim(
-        &self,
-        user: &StoredUser,
-    ) -> Result<
-        Result<
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
-            SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
-        >,
-        StoreError,
-    > {
+    async fn put_user_and_claim(&self, user: &StoredUser) -> Result<(), Cancelled> {
         let put_user = Put::builder()
             .table_name(&self.table)
             .set_item(Some(user_item(user)))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(unavailable)?;
-        let claim = self.claim(&user.email, user.id)?;
-        Ok(self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_user).build())
-            .transact_items(TransactWriteItem::builder().put(claim).build())
-            .send()
-            .await)
+            .map_err(|e| Cancelled::Failed(unavailable(e)))?;
+        let claim = self
+            .claim(&user.email, user.id)
+            .map_err(Cancelled::Failed)?;
+        cancellation(
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_user).build())
+                .transact_items(TransactWriteItem::builder().put(claim).build())
+                .send()
+                .await,
+        )
     }
 
     /// One attempt at the patch, given the address the caller believes is stored.
@@ -410,10 +402,10 @@ impl DynamoStore {
                     .transact_items(TransactWriteItem::builder().delete(release).build())
                     .send()
                     .await;
-                match output {
+                match cancellation(output) {
                     // A transaction returns no item: the version is known only from the
                     // condition it held to.
-                    Ok(_) => Ok(Updated {
+                    Ok(()) => Ok(Updated {
                         email: email.clone(),
                         session_version: match patch.session {
                             SessionCheck::Version(version) => Some(
@@ -424,47 +416,199 @@ impl DynamoStore {
                             }
                         },
                     }),
-                    // A retry of an attempt that is still committing: the SDK's idempotency
-                    // token makes the next try answer for the first one.
-                    Err(SdkError::ServiceError(service))
-                        if matches!(
-                            service.err(),
-                            TransactWriteItemsError::TransactionInProgressException(_)
-                        ) =>
-                    {
-                        Err(Refusal::Conflict)
+                    Err(Cancelled::Condition(0, item)) => {
+                        Err(refusal_from_user(item.as_ref(), patch, &known_lower))
                     }
-                    Err(SdkError::ServiceError(service)) => match service.err() {
-                        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                            let reasons = cancelled.cancellation_reasons();
-                            let code = |i: usize| reasons.get(i).and_then(|r| r.code());
-                            if code(0) == Some("ConditionalCheckFailed") {
-                                let item = reasons.first().and_then(|r| r.item());
-                                Err(refusal_from_user(item, patch, &known_lower))
-                            } else if code(1) == Some("ConditionalCheckFailed") {
-                                Err(Refusal::Store(StoreError::EmailTaken))
-                            } else if reasons
-                                .iter()
-                                .any(|r| r.code() == Some("TransactionConflict"))
-                            {
-                                Err(Refusal::Conflict)
-                            } else {
-                                let codes: Vec<_> =
-                                    reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-                                Err(Refusal::Store(StoreError::Unavailable(format!(
-                                    "TransactWriteItems cancelled: {codes:?}"
-                                ))))
-                            }
-                        }
-                        other => Err(Refusal::Store(service_failure(
-                            "TransactWriteItems",
-                            other.code(),
-                        ))),
-                    },
-                    Err(error) => Err(Refusal::Store(sdk_failure("TransactWriteItems", &error))),
+                    Err(Cancelled::Condition(1, _)) => Err(Refusal::Store(StoreError::EmailTaken)),
+                    Err(Cancelled::Condition(..)) => Err(Refusal::Store(StoreError::Unavailable(
+                        "the old address's claim was not the user's".into(),
+                    ))),
+                    Err(Cancelled::Conflict) => Err(Refusal::Conflict),
+                    Err(Cancelled::Failed(error)) => Err(Refusal::Store(error)),
                 }
             }
         }
+    }
+
+    /// One try at reserving an attempt: `open` starts a new window, else one more is counted
+    /// into the open one. Either is one conditional `UpdateItem` that returns the user.
+    async fn try_reserve(
+        &self,
+        key: &str,
+        kind: &AttemptKind<'_>,
+        now_ms: i64,
+        open: bool,
+    ) -> Result<StoredUser, Option<HashMap<String, AttributeValue>>> {
+        let attributes = AttemptAttributes::of(kind);
+        let mut names = HashMap::from([
+            ("#count".to_owned(), attributes.count.to_owned()),
+            ("#start".to_owned(), attributes.window_start.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":one".to_owned(), n(1)),
+            (
+                ":floor".to_owned(),
+                n(now_ms.saturating_sub(super::ATTEMPT_WINDOW_MS)),
+            ),
+        ]);
+        let (per_user, per_session) = kind.limits();
+        let mut conditions = vec!["attribute_exists(pk)".to_owned()];
+        if let AttemptKind::CurrentPassword { session, .. } = kind {
+            conditions.push(session_condition(*session, &mut values).to_owned());
+        }
+        let mut sets = Vec::new();
+        if open {
+            conditions.push("(attribute_not_exists(#start) OR #start <= :floor)".into());
+            sets.extend(["#count = :one", "#start = :now"]);
+            values.insert(":now".into(), n(now_ms));
+        } else {
+            conditions.push("#start > :floor AND #count < :per_user".into());
+            sets.push("#count = #count + :one");
+            values.insert(":per_user".into(), n(per_user));
+        }
+        if let (Some(sessions), Some((session_key, limit))) = (attributes.by_session, per_session) {
+            names.insert("#sessions".into(), sessions.to_owned());
+            if open {
+                sets.push("#sessions = :first");
+                values.insert(
+                    ":first".into(),
+                    AttributeValue::M(HashMap::from([(session_key.to_owned(), n(1))])),
+                );
+            } else {
+                names.insert("#session".into(), session_key.to_owned());
+                conditions.push(
+                    "(attribute_not_exists(#sessions.#session) OR #sessions.#session < :per_session)"
+                        .into(),
+                );
+                sets.push("#sessions.#session = if_not_exists(#sessions.#session, :zero) + :one");
+                values.insert(":per_session".into(), n(limit));
+                values.insert(":zero".into(), n(0));
+            }
+        }
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(key))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(conditions.join(" AND "))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match output {
+            Ok(output) => output
+                .attributes()
+                .and_then(|item| user_from_keyed(item))
+                .ok_or(None),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failure)) => {
+                    Err(Some(failure.item().cloned().unwrap_or_default()))
+                }
+                _ => {
+                    tracing::error!(reason = %sdk_failure("UpdateItem", &error), "attempt not reserved");
+                    Err(None)
+                }
+            },
+        }
+    }
+}
+
+/// The attributes of a user item that hold one kind of attempt window.
+struct AttemptAttributes {
+    count: &'static str,
+    window_start: &'static str,
+    by_session: Option<&'static str>,
+}
+
+impl AttemptAttributes {
+    fn of(kind: &AttemptKind<'_>) -> Self {
+        match kind {
+            AttemptKind::CurrentPassword { .. } => Self {
+                count: "attempts",
+                window_start: "attempts_window_start_ms",
+                by_session: Some("attempts_by_session"),
+            },
+            AttemptKind::SignIn => Self {
+                count: "sign_in_attempts",
+                window_start: "sign_in_window_start_ms",
+                by_session: None,
+            },
+        }
+    }
+}
+
+/// The condition that `session` is still valid for the user item, with its values.
+fn session_condition(
+    session: SessionCheck,
+    values: &mut HashMap<String, AttributeValue>,
+) -> &'static str {
+    match session {
+        SessionCheck::Version(version) => {
+            values.insert(":version".into(), n(version));
+            "session_version = :version"
+        }
+        SessionCheck::LoggedInAt(login_ms) => {
+            values.insert(":login".into(), n(login_ms));
+            "(attribute_not_exists(password_changed_at_ms) OR password_changed_at_ms <= :login)"
+        }
+        SessionCheck::VersionOrLoggedInAt(version, login_ms) => {
+            values.insert(":version".into(), n(version));
+            values.insert(":login".into(), n(login_ms));
+            "(session_version = :version OR attribute_not_exists(password_changed_at_ms) OR password_changed_at_ms <= :login)"
+        }
+    }
+}
+
+/// How a transaction ended when it did not commit.
+enum Cancelled {
+    /// The condition of the item at this index failed; with the old item where the request
+    /// asked for it.
+    Condition(usize, Option<HashMap<String, AttributeValue>>),
+    /// A concurrent transaction touched the same items, or a retry met this one's first
+    /// attempt still committing (the SDK's idempotency token makes the next try answer for it).
+    Conflict,
+    /// Anything else: the store is unavailable.
+    Failed(StoreError),
+}
+
+/// Decodes a `TransactWriteItems` result, its cancellation reasons in one place.
+fn cancellation(
+    output: Result<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+        SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<(), Cancelled> {
+    let error = match output {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+            Err(Cancelled::Conflict)
+        }
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            let reasons = cancelled.cancellation_reasons();
+            if let Some(index) = reasons
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Err(Cancelled::Condition(index, reasons[index].item().cloned()));
+            }
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(Cancelled::Conflict);
+            }
+            let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+            Err(Cancelled::Failed(StoreError::Unavailable(format!(
+                "TransactWriteItems cancelled: {codes:?}"
+            ))))
+        }
+        _ => Err(Cancelled::Failed(sdk_failure("TransactWriteItems", &error))),
     }
 }
 
@@ -475,26 +619,67 @@ impl UserStore for DynamoStore {
         email: &Email,
         password_hash: &PasswordHash,
         now: i64,
+        floor: UserId,
     ) -> Result<StoredUser, StoreError> {
-        let id = self.next_id().await?;
-        let user = StoredUser::new(id, email, password_hash, now);
-        let output = self.put_user_and_claim(&user).await?;
-        match output {
-            Ok(_) => Ok(user),
-            Err(SdkError::ServiceError(service)) => match service.err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled)
-                    if cancelled
-                        .cancellation_reasons()
-                        .get(1)
-                        .and_then(|r| r.code())
-                        == Some("ConditionalCheckFailed") =>
-                {
-                    Err(StoreError::EmailTaken)
+        // The counter moves in the same transaction as the user and its claim, held to the
+        // value read: a concurrent sign-up cancels one of the two, which reads again. No id
+        // is ever spent on a sign-up that did not land.
+        for attempt in 0..=CONFLICT_RETRIES {
+            let last = self.last_id().await?;
+            let id = UserId::new(last.unwrap_or(0).max(floor.get() - 1) + 1)
+                .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?;
+            let user = StoredUser::new(id, email, Some(password_hash), now);
+            let counter = Update::builder()
+                .table_name(&self.table)
+                .key(KEY_ATTRIBUTE, s(COUNTER_KEY))
+                .update_expression("SET last_id = :id")
+                .condition_expression(match last {
+                    None => "attribute_not_exists(last_id)",
+                    Some(_) => "last_id = :last",
+                })
+                .set_expression_attribute_values(Some(
+                    [(":id", Some(id.get())), (":last", last)]
+                        .into_iter()
+                        .filter_map(|(name, value)| Some((name.to_owned(), n(value?))))
+                        .collect(),
+                ))
+                .build()
+                .map_err(unavailable)?;
+            let put_user = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(user_item(&user)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(unavailable)?;
+            let output = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(counter).build())
+                .transact_items(TransactWriteItem::builder().put(put_user).build())
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(self.claim(email, id)?)
+                        .build(),
+                )
+                .send()
+                .await;
+            match cancellation(output) {
+                Ok(()) => return Ok(user),
+                Err(Cancelled::Condition(2, _)) => return Err(StoreError::EmailTaken),
+                // The counter moved (or a concurrent transaction held it): read it again.
+                Err(Cancelled::Condition(0, _) | Cancelled::Conflict) => {}
+                Err(Cancelled::Condition(..)) => {
+                    return Err(StoreError::Unavailable(
+                        "a new user's id was taken above the id counter".into(),
+                    ));
                 }
-                other => Err(service_failure("TransactWriteItems", other.code())),
-            },
-            Err(error) => Err(sdk_failure("TransactWriteItems", &error)),
+                Err(Cancelled::Failed(error)) => return Err(error),
+            }
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt + 1))).await;
         }
+        Err(StoreError::Unavailable(
+            "the id counter kept moving during a sign-up".into(),
+        ))
     }
 
     async fn update_user(&self, patch: &UserPatch) -> Result<Updated, StoreError> {
@@ -547,106 +732,117 @@ impl UserStore for DynamoStore {
     }
 
     async fn import_user(&self, user: &StoredUser) -> Result<Imported, StoreError> {
-        let output = self.put_user_and_claim(user).await?;
-        let cancelled = match output {
-            Ok(_) => return Ok(Imported::Created),
-            Err(SdkError::ServiceError(service)) => match service.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled,
-                other => return Err(service_failure("TransactWriteItems", other.code())),
-            },
-            Err(error) => return Err(sdk_failure("TransactWriteItems", &error)),
-        };
-        let reasons = cancelled.cancellation_reasons();
-        let code = |i: usize| reasons.get(i).and_then(|r| r.code());
-        if code(0) == Some("ConditionalCheckFailed") {
-            let stored = reasons
-                .first()
-                .and_then(|r| r.item())
-                .and_then(|item| user_from(user.id, item));
-            return match stored {
-                Some(stored) if stored.same_import(user) => Ok(Imported::Unchanged),
-                _ => Err(StoreError::IdTaken),
-            };
+        match self.put_user_and_claim(user).await {
+            Ok(()) => Ok(Imported::Created),
+            Err(Cancelled::Condition(0, stored)) => {
+                match stored.and_then(|item| user_from(user.id, &item)) {
+                    Some(stored) if stored.same_import(user) => Ok(Imported::Unchanged),
+                    _ => Err(StoreError::IdTaken),
+                }
+            }
+            Err(Cancelled::Condition(_, _)) => Err(StoreError::EmailTaken),
+            Err(Cancelled::Conflict) => Err(StoreError::Unavailable(
+                "a concurrent transaction touched the same user".into(),
+            )),
+            Err(Cancelled::Failed(error)) => Err(error),
         }
-        if code(1) == Some("ConditionalCheckFailed") {
-            return Err(StoreError::EmailTaken);
-        }
-        let codes: Vec<_> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-        Err(StoreError::Unavailable(format!(
-            "TransactWriteItems cancelled: {codes:?}"
-        )))
     }
 
-    async fn record_failed_attempt(
+    async fn find_user_id(&self, email: &Email) -> Result<Option<UserId>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&email_key(&email.normalized())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_failure("GetItem", &e))?;
+        Ok(output
+            .item()
+            .and_then(|item| number(item, "user_id"))
+            .and_then(UserId::new))
+    }
+
+    async fn reserve_attempt(
         &self,
-        id: UserId,
+        id: Option<UserId>,
+        kind: AttemptKind<'_>,
         now_ms: i64,
-        window_ms: i64,
-    ) -> Result<u32, StoreError> {
-        let floor = now_ms.saturating_sub(window_ms);
-        // Mostly one call: count into the open window. Only when it has closed does a second
-        // call start a new one; either can lose a race to the other kind, hence the loop.
+    ) -> Result<StoredUser, StoreError> {
+        // An unknown address's sign-in does the same work on a key no user has (ids start at
+        // 1): the condition fails and nothing is written.
+        let key = id.map_or_else(|| ABSENT_USER_KEY.to_owned(), user_key);
+        // Most reservations open a window (a verified attempt closes it); the answer to a
+        // failed condition says which form to try next, or why none can succeed. Either form
+        // can lose a race to the other, hence the few tries.
+        let mut open = true;
         for _ in 0..4 {
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(KEY_ATTRIBUTE, s(&user_key(id)))
-                .update_expression(
-                    "SET failed_attempts = if_not_exists(failed_attempts, :zero) + :one, failed_window_start_ms = if_not_exists(failed_window_start_ms, :now)",
-                )
-                .condition_expression(
-                    "attribute_exists(pk) AND (attribute_not_exists(failed_window_start_ms) OR failed_window_start_ms > :floor)",
-                )
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":floor", n(floor))
-                .return_values(ReturnValue::UpdatedNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            match counted {
-                Ok(output) => return attempts_from(output.attributes()),
-                Err(SdkError::ServiceError(service)) => match service.into_err() {
-                    UpdateItemError::ConditionalCheckFailedException(failure)
-                        if failure.item().is_none_or(HashMap::is_empty) =>
-                    {
-                        return Err(StoreError::NotFound);
-                    }
-                    UpdateItemError::ConditionalCheckFailedException(_) => {}
-                    other => return Err(service_failure("UpdateItem", other.code())),
-                },
-                Err(error) => return Err(sdk_failure("UpdateItem", &error)),
+            let refused = match self.try_reserve(&key, &kind, now_ms, open).await {
+                Ok(user) => return Ok(user),
+                Err(None) => return Err(StoreError::Unavailable("attempt not reserved".into())),
+                Err(Some(item)) => item,
+            };
+            let Some(user) = id
+                .filter(|_| !refused.is_empty())
+                .and_then(|id| user_from(id, &refused))
+            else {
+                return Err(StoreError::NotFound);
+            };
+            if let AttemptKind::CurrentPassword { session, .. } = kind
+                && !user.accepts(session)
+            {
+                return Err(StoreError::Revoked);
             }
-            let restarted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(KEY_ATTRIBUTE, s(&user_key(id)))
-                .update_expression("SET failed_attempts = :one, failed_window_start_ms = :now")
-                .condition_expression("attribute_exists(pk) AND failed_window_start_ms <= :floor")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":floor", n(floor))
-                .return_values(ReturnValue::UpdatedNew)
-                .send()
-                .await;
-            match restarted {
-                Ok(output) => return attempts_from(output.attributes()),
-                Err(SdkError::ServiceError(service))
-                    if matches!(
-                        service.err(),
-                        UpdateItemError::ConditionalCheckFailedException(_)
-                    ) => {}
-                Err(error) => return Err(sdk_failure("UpdateItem", &error)),
-            }
+            let attempts = user.attempts(&kind);
+            attempts
+                .admit(&kind, now_ms)
+                .map_err(|until_ms| StoreError::Locked { until_ms })?;
+            open = attempts.open_until(now_ms).is_none();
         }
         Err(StoreError::Unavailable(
-            "failed attempts: the window kept changing".into(),
+            "attempts: the window kept changing".into(),
         ))
+    }
+
+    async fn sign_in(&self, signed_in: &SignedIn) -> Result<StoredUser, StoreError> {
+        let mut values =
+            HashMap::from([(":verified".to_owned(), s(signed_in.verified_hash.as_str()))]);
+        let mut expression = "REMOVE sign_in_attempts, sign_in_window_start_ms".to_owned();
+        if let Some(rehash) = &signed_in.rehash {
+            expression.push_str(" SET password_hash = :rehash");
+            values.insert(":rehash".into(), s(rehash.as_str()));
+        }
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&user_key(signed_in.id)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk) AND password_hash = :verified")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match output {
+            Ok(output) => output
+                .attributes()
+                .and_then(|item| user_from(signed_in.id, item))
+                .ok_or_else(|| StoreError::Unavailable("malformed user item".into())),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failure))
+                    if failure.item().is_none_or(HashMap::is_empty) =>
+                {
+                    Err(StoreError::NotFound)
+                }
+                // The password changed since it was read: what was verified is no longer it.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    Err(StoreError::Revoked)
+                }
+                _ => Err(sdk_failure("UpdateItem", &error)),
+            },
+        }
     }
 
     async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError> {
@@ -654,7 +850,7 @@ impl UserStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s("COUNTER#users"))
+            .key(KEY_ATTRIBUTE, s(COUNTER_KEY))
             .update_expression("SET last_id = :id")
             .condition_expression("attribute_not_exists(last_id) OR last_id < :id")
             .expression_attribute_values(":id", n(id.get()))
@@ -693,25 +889,8 @@ impl UserUpdateExpression {
             conditions: vec!["attribute_exists(pk)"],
             values: HashMap::from([(":now".to_owned(), n(patch.now_ms.div_euclid(1000)))]),
         };
-        match patch.session {
-            SessionCheck::Version(version) => {
-                this.conditions.push("session_version = :version");
-                this.values.insert(":version".into(), n(version));
-            }
-            SessionCheck::LoggedInAt(login_ms) => {
-                this.conditions.push(
-                    "(attribute_not_exists(password_changed_at_ms) OR password_changed_at_ms <= :login)",
-                );
-                this.values.insert(":login".into(), n(login_ms));
-            }
-            SessionCheck::VersionOrLoggedInAt(version, login_ms) => {
-                this.conditions.push(
-                    "(session_version = :version OR attribute_not_exists(password_changed_at_ms) OR password_changed_at_ms <= :login)",
-                );
-                this.values.insert(":version".into(), n(version));
-                this.values.insert(":login".into(), n(login_ms));
-            }
-        }
+        let session = session_condition(patch.session, &mut this.values);
+        this.conditions.push(session);
         if let Some(email) = &patch.email {
             this.sets
                 .extend(["email = :email", "email_lower = :email_lower"]);
@@ -731,11 +910,22 @@ impl UserUpdateExpression {
             this.values.insert(":now_ms".into(), n(patch.now_ms));
             this.values.insert(":one".into(), n(1));
         }
+        if let Some(rehash) = patch
+            .rehash
+            .as_ref()
+            .filter(|_| patch.password_hash.is_none())
+        {
+            this.sets.push("password_hash = :hash");
+            this.values.insert(":hash".into(), s(rehash.as_str()));
+        }
         if let Some(verified) = &patch.verified_hash {
             this.conditions.push("password_hash = :verified");
             this.values.insert(":verified".into(), s(verified.as_str()));
-            this.removes
-                .extend(["failed_attempts", "failed_window_start_ms"]);
+            this.removes.extend([
+                "attempts",
+                "attempts_window_start_ms",
+                "attempts_by_session",
+            ]);
         }
         this
     }
@@ -789,6 +979,7 @@ fn refusal_from_user(
         .verified_hash
         .as_ref()
         .is_none_or(|verified| string(item, "password_hash") == Some(verified.as_str()));
+    // (A user without a password has no hash to verify against: nothing is verified there.)
     if !valid || !verified_still_stored {
         return Refusal::Store(StoreError::Revoked);
     }
@@ -807,17 +998,37 @@ fn user_item(user: &StoredUser) -> HashMap<String, AttributeValue> {
         (KEY_ATTRIBUTE.to_owned(), s(&user_key(user.id))),
         ("email".to_owned(), s(user.email.as_str())),
         ("email_lower".to_owned(), s(&user.email.normalized())),
-        ("password_hash".to_owned(), s(user.password_hash.as_str())),
         ("session_version".to_owned(), n(user.session_version)),
         ("created_at".to_owned(), n(user.created_at)),
         ("updated_at".to_owned(), n(user.updated_at)),
     ]);
+    if let Some(hash) = &user.password_hash {
+        item.insert("password_hash".to_owned(), s(hash.as_str()));
+    }
     if let Some(at) = user.password_changed_at_ms {
         item.insert("password_changed_at_ms".to_owned(), n(at));
     }
-    if let Some(start) = user.failed_window_start_ms {
-        item.insert("failed_attempts".to_owned(), n(user.failed_attempts));
-        item.insert("failed_window_start_ms".to_owned(), n(start));
+    for kind in [
+        AttemptKind::SignIn,
+        AttemptKind::CurrentPassword {
+            session: SessionCheck::Version(0),
+            session_key: "",
+        },
+    ] {
+        let attempts = user.attempts(&kind);
+        let attributes = AttemptAttributes::of(&kind);
+        if let Some(start) = attempts.window_start_ms {
+            item.insert(attributes.count.to_owned(), n(attempts.count));
+            item.insert(attributes.window_start.to_owned(), n(start));
+            if let Some(name) = attributes.by_session {
+                let sessions = attempts
+                    .by_session
+                    .iter()
+                    .map(|(key, count)| (key.clone(), n(count)))
+                    .collect();
+                item.insert(name.to_owned(), AttributeValue::M(sessions));
+            }
+        }
     }
     item
 }
@@ -826,14 +1037,48 @@ fn user_from(id: UserId, item: &HashMap<String, AttributeValue>) -> Option<Store
     Some(StoredUser {
         id,
         email: Email::from_stored(string(item, "email")?.to_owned()),
-        password_hash: PasswordHash::from_stored(string(item, "password_hash")?.to_owned()),
+        password_hash: string(item, "password_hash")
+            .map(|hash| PasswordHash::from_stored(hash.to_owned())),
         session_version: number(item, "session_version")?,
         created_at: number(item, "created_at")?,
         updated_at: number(item, "updated_at")?,
         password_changed_at_ms: number(item, "password_changed_at_ms"),
-        failed_attempts: number(item, "failed_attempts").unwrap_or(0),
-        failed_window_start_ms: number(item, "failed_window_start_ms"),
+        current_password_attempts: attempts_from(item, "attempts", "attempts_window_start_ms")
+            .with_sessions(item.get("attempts_by_session")),
+        sign_in_attempts: attempts_from(item, "sign_in_attempts", "sign_in_window_start_ms"),
     })
+}
+
+/// [`user_from`], the id read from the item's own key.
+fn user_from_keyed(item: &HashMap<String, AttributeValue>) -> Option<StoredUser> {
+    let id = string(item, KEY_ATTRIBUTE)?
+        .strip_prefix(USER_PREFIX)?
+        .parse()
+        .ok()
+        .and_then(UserId::new)?;
+    user_from(id, item)
+}
+
+/// One attempt window as stored: a count and the window's start, or none.
+fn attempts_from(item: &HashMap<String, AttributeValue>, count: &str, start: &str) -> Attempts {
+    Attempts {
+        count: number(item, count).unwrap_or(0),
+        window_start_ms: number(item, start),
+        by_session: Default::default(),
+    }
+}
+
+impl Attempts {
+    /// With the per-session counts of a stored map.
+    fn with_sessions(mut self, map: Option<&AttributeValue>) -> Self {
+        if let Some(AttributeValue::M(map)) = map {
+            self.by_session = map
+                .iter()
+                .filter_map(|(key, count)| Some((key.clone(), count.as_n().ok()?.parse().ok()?)))
+                .collect();
+        }
+        self
+    }
 }
 
 fn updated_from(item: &HashMap<String, AttributeValue>) -> Option<Updated> {
@@ -843,14 +1088,19 @@ fn updated_from(item: &HashMap<String, AttributeValue>) -> Option<Updated> {
     })
 }
 
-fn attempts_from(item: Option<&HashMap<String, AttributeValue>>) -> Result<u32, StoreError> {
-    item.and_then(|item| number(item, "failed_attempts"))
-        .ok_or_else(|| StoreError::Unavailable("UpdateItem returned no count".into()))
-}
+/// The prefix of every user item's key.
+const USER_PREFIX: &str = "USER#";
+
+/// The id counter's key.
+const COUNTER_KEY: &str = "COUNTER#users";
+
+/// A user key no user has (ids start at 1): where an unknown address's sign-in reserves its
+/// attempt, so that it costs the same calls as a known one's and writes nothing.
+const ABSENT_USER_KEY: &str = "USER#0";
 
 /// `USER#<id>`.
 pub fn user_key(id: UserId) -> String {
-    format!("USER#{id}")
+    format!("{USER_PREFIX}{id}")
 }
 
 /// `EMAIL#<normalized address>`.

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Imported, StoreError, StoredUser, Updated, UserPatch, UserStore};
+use super::{
+    AttemptKind, Attempts, Imported, SignedIn, StoreError, StoredUser, Updated, UserPatch,
+    UserStore,
+};
 use crate::domain::{Email, UserId};
 use crate::password::PasswordHash;
 
@@ -46,15 +49,16 @@ impl UserStore for MemoryStore {
         email: &Email,
         password_hash: &PasswordHash,
         now: i64,
+        floor: UserId,
     ) -> Result<StoredUser, StoreError> {
         let mut state = self.lock();
         if state.claims.contains_key(&email.normalized()) {
             return Err(StoreError::EmailTaken);
         }
-        let id = UserId::new(state.last_id + 1)
+        let id = UserId::new(state.last_id.max(floor.get() - 1) + 1)
             .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?;
         state.last_id = id.get();
-        let user = StoredUser::new(id, email, password_hash, now);
+        let user = StoredUser::new(id, email, Some(password_hash), now);
         state.claims.insert(email.normalized(), id);
         state.users.insert(id, user.clone());
         Ok(user)
@@ -68,7 +72,7 @@ impl UserStore for MemoryStore {
             || patch
                 .verified_hash
                 .as_ref()
-                .is_some_and(|verified| *verified != user.password_hash)
+                .is_some_and(|verified| user.password_hash.as_ref() != Some(verified))
         {
             return Err(StoreError::Revoked);
         }
@@ -85,13 +89,14 @@ impl UserStore for MemoryStore {
             user.email = email.clone();
         }
         if let Some(hash) = &patch.password_hash {
-            user.password_hash = hash.clone();
+            user.password_hash = Some(hash.clone());
             user.session_version = user.session_version.saturating_add(1);
             user.password_changed_at_ms = Some(patch.now_ms);
+        } else if let Some(rehash) = &patch.rehash {
+            user.password_hash = Some(rehash.clone());
         }
         if patch.verified_hash.is_some() {
-            user.failed_attempts = 0;
-            user.failed_window_start_ms = None;
+            user.current_password_attempts = Attempts::default();
         }
         user.updated_at = patch.now_ms.div_euclid(1000);
         Ok(Updated {
@@ -122,24 +127,50 @@ impl UserStore for MemoryStore {
         Ok(Imported::Created)
     }
 
-    async fn record_failed_attempt(
+    async fn find_user_id(&self, email: &Email) -> Result<Option<UserId>, StoreError> {
+        Ok(self.lock().claims.get(&email.normalized()).copied())
+    }
+
+    async fn reserve_attempt(
         &self,
-        id: UserId,
+        id: Option<UserId>,
+        kind: AttemptKind<'_>,
         now_ms: i64,
-        window_ms: i64,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<StoredUser, StoreError> {
         let mut state = self.lock();
-        let user = state.users.get_mut(&id).ok_or(StoreError::NotFound)?;
-        match user.failed_window_start_ms {
-            Some(start) if now_ms < start.saturating_add(window_ms) => {
-                user.failed_attempts = user.failed_attempts.saturating_add(1);
-            }
-            _ => {
-                user.failed_attempts = 1;
-                user.failed_window_start_ms = Some(now_ms);
-            }
+        let user = id
+            .and_then(|id| state.users.get_mut(&id))
+            .ok_or(StoreError::NotFound)?;
+        if let AttemptKind::CurrentPassword { session, .. } = kind
+            && !user.accepts(session)
+        {
+            return Err(StoreError::Revoked);
         }
-        Ok(user.failed_attempts)
+        let attempts = match kind {
+            AttemptKind::CurrentPassword { .. } => &mut user.current_password_attempts,
+            AttemptKind::SignIn => &mut user.sign_in_attempts,
+        };
+        attempts
+            .admit(&kind, now_ms)
+            .map_err(|until_ms| StoreError::Locked { until_ms })?;
+        attempts.reserve(&kind, now_ms);
+        Ok(user.clone())
+    }
+
+    async fn sign_in(&self, signed_in: &SignedIn) -> Result<StoredUser, StoreError> {
+        let mut state = self.lock();
+        let user = state
+            .users
+            .get_mut(&signed_in.id)
+            .ok_or(StoreError::NotFound)?;
+        if user.password_hash.as_ref() != Some(&signed_in.verified_hash) {
+            return Err(StoreError::Revoked);
+        }
+        if let Some(rehash) = &signed_in.rehash {
+            user.password_hash = Some(rehash.clone());
+        }
+        user.sign_in_attempts = Attempts::default();
+        Ok(user.clone())
     }
 
     async fn reserve_ids_through(&self, id: UserId) -> Result<(), StoreError> {
