@@ -55,6 +55,9 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(5_000);
 pub const MAX_ATTEMPTS: u32 = 3;
 /// How often a transaction cancelled only by a concurrent transaction is tried again.
 const CONFLICT_RETRIES: u32 = 3;
+/// How often a sign-up reads the id counter and tries its transaction: concurrent sign-ups
+/// move the counter under each other, and all but one try again.
+const SIGN_UP_TRIES: u32 = 10;
 
 /// The SDK configuration loader this store uses: one rustls (ring) HTTPS client, bounded
 /// timeouts and the standard retry mode. Everything else comes from the environment as the
@@ -624,7 +627,7 @@ impl UserStore for DynamoStore {
         // The counter moves in the same transaction as the user and its claim, held to the
         // value read: a concurrent sign-up cancels one of the two, which reads again. No id
         // is ever spent on a sign-up that did not land.
-        for attempt in 0..=CONFLICT_RETRIES {
+        for attempt in 0..SIGN_UP_TRIES {
             let last = self.last_id().await?;
             let id = UserId::new(last.unwrap_or(0).max(floor.get() - 1) + 1)
                 .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?;
@@ -675,7 +678,9 @@ impl UserStore for DynamoStore {
                 }
                 Err(Cancelled::Failed(error)) => return Err(error),
             }
-            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt + 1))).await;
+            // Sign-ups that collided wait apart, so they do not collide again in step.
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 16);
+            tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
         }
         Err(StoreError::Unavailable(
             "the id counter kept moving during a sign-up".into(),

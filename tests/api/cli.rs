@@ -412,16 +412,16 @@ async fn serve_over_dynamodb_seeds_users_with_ids_from_the_counter() {
     );
     assert_eq!(
         served.lines[0]["user"],
-        json!({"id": 3, "primary_email": "second@example.com"}),
-        "ids come from the counter"
+        json!({"id": 2, "primary_email": "second@example.com"}),
+        "ids come from the counter, and a refused create spends none"
     );
     let cookie = served.lines[0]["cookie"].as_str().unwrap();
-    let (status, body) = patch(&served.url, 3, cookie, r#"{"email":"first@example.com"}"#).await;
+    let (status, body) = patch(&served.url, 2, cookie, r#"{"email":"first@example.com"}"#).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (409, Some("Email already in use."))
     );
-    let (status, _) = patch(&served.url, 3, cookie, r#"{"password":"new-password"}"#).await;
+    let (status, _) = patch(&served.url, 2, cookie, r#"{"password":"new-password"}"#).await;
     assert_eq!(status, 200);
 }
 
@@ -475,7 +475,10 @@ async fn user_import_keeps_ids_claims_every_address_once_and_is_idempotent() {
     let (code, summary, stderr) = import(&import_lines(), &[], &env);
     assert_eq!(
         (code, summary),
-        (1, json!({"imported": 3, "skipped": 0, "refused": 3}))
+        (
+            1,
+            json!({"imported": 3, "skipped": 0, "refused": 3, "without_password": 0})
+        )
     );
     for expected in [
         "line 3: refused: primary_email belongs to another user",
@@ -489,7 +492,10 @@ async fn user_import_keeps_ids_claims_every_address_once_and_is_idempotent() {
     let (code, summary, _) = import(&import_lines(), &[], &env);
     assert_eq!(
         (code, summary),
-        (1, json!({"imported": 0, "skipped": 3, "refused": 3})),
+        (
+            1,
+            json!({"imported": 0, "skipped": 3, "refused": 3, "without_password": 0})
+        ),
         "the same file again"
     );
 
@@ -559,7 +565,7 @@ fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         serde_json::from_slice::<Value>(&output.stdout).unwrap(),
-        json!({"imported": 2, "skipped": 0, "refused": 0})
+        json!({"imported": 2, "skipped": 0, "refused": 0, "without_password": 0})
     );
 }
 

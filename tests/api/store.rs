@@ -19,10 +19,14 @@ use common::*;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::{Hasher, PasswordHash, verify};
 use neptun_users::store::{
-    DynamoStore, MemoryStore, SessionCheck, StoreError, UserPatch, UserStore,
+    AttemptKind, DynamoStore, MemoryStore, SessionCheck, SignedIn, StoreError, UserPatch, UserStore,
 };
 
 const NOW: i64 = 1_800_000_000;
+
+fn floor() -> UserId {
+    UserId::new(1).unwrap()
+}
 
 fn email(raw: &str) -> Email {
     Email::parse(raw).unwrap()
@@ -43,13 +47,19 @@ fn patch(id: u64, version: u64, known: &str) -> UserPatch {
         email: None,
         password_hash: None,
         verified_hash: None,
+        rehash: None,
         now_ms: (NOW + 60) * 1000,
     }
 }
 
 async fn create(store: &dyn UserStore, address: &str) -> u64 {
     store
-        .create_user(&email(address), &hash("initial-password").await, NOW)
+        .create_user(
+            &email(address),
+            &hash("initial-password").await,
+            NOW,
+            floor(),
+        )
         .await
         .unwrap()
         .id
@@ -136,58 +146,121 @@ async fn a_session_without_a_version_is_judged_by_its_login_time(store: Arc<dyn 
 
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 
-/// Wrong current passwords are counted in the record, per window; concurrent ones all count,
-/// and a write that verified the current password clears them.
-async fn failed_attempts_are_counted_per_window_and_cleared_by_a_verified_write(
+fn current(session_key: &str, version: u64) -> AttemptKind<'_> {
+    AttemptKind::CurrentPassword {
+        session: SessionCheck::Version(version),
+        session_key,
+    }
+}
+
+/// Current-password attempts are reserved before any verification, in one conditional write
+/// that also reads the user: 5 per session and 20 per user in a window, concurrent ones never
+/// more than the limit; a revoked session or a missing user reserves nothing; a write that
+/// verified the current password clears the window.
+async fn current_password_attempts_are_reserved_per_session_and_capped_per_user(
     store: Arc<dyn UserStore>,
 ) {
     let id = create(store.as_ref(), "a@example.com").await;
-    let user_id = UserId::new(id).unwrap();
+    let user_id = Some(UserId::new(id).unwrap());
     let start = 1_800_000_000_000;
-    for expected in 1..=3 {
-        let count = store
-            .record_failed_attempt(user_id, start + expected, WINDOW_MS)
+    for expected in 1..=3u32 {
+        let user = store
+            .reserve_attempt(user_id, current("thief", 1), start + i64::from(expected))
             .await
             .unwrap();
-        assert_eq!(count, u32::try_from(expected).unwrap());
+        assert_eq!(user.email.as_str(), "a@example.com", "the read comes back");
+        assert_eq!(user.current_password_attempts.count, expected);
     }
+    // Eight at once from the same session: only two more fit its five.
     let concurrent = futures::future::join_all(
-        (0..8).map(|i| store.record_failed_attempt(user_id, start + 10 + i, WINDOW_MS)),
+        (0..8).map(|i| store.reserve_attempt(user_id, current("thief", 1), start + 10 + i)),
     )
     .await;
-    let mut counts: Vec<u32> = concurrent.into_iter().map(Result::unwrap).collect();
-    counts.sort_unstable();
-    assert_eq!(
-        counts,
-        (4..=11).collect::<Vec<_>>(),
-        "none lost, none twice"
-    );
+    let admitted = concurrent.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(admitted, 2, "{concurrent:?}");
+    for refused in concurrent.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(
+            *refused,
+            StoreError::Locked {
+                until_ms: start + 1 + WINDOW_MS
+            }
+        );
+    }
     let user = stored(store.as_ref(), id).await;
+    assert_eq!(user.current_password_attempts.count, 5);
     assert_eq!(
-        (user.failed_attempts, user.failed_window_start_ms),
-        (11, Some(start + 1))
+        user.current_password_attempts.by_session.get("thief"),
+        Some(&5)
+    );
+    // The owner's own session is not locked by the thief's.
+    store
+        .reserve_attempt(user_id, current("owner", 1), start + 30)
+        .await
+        .expect("another session of the same user still has its attempts");
+    // Sessions together stop at 20.
+    for (n, session) in ["s1", "s2", "s3"].iter().enumerate() {
+        for i in 0..5 {
+            let at = start + 40 + i64::try_from(n * 5 + i).unwrap();
+            let reserved = store
+                .reserve_attempt(user_id, current(session, 1), at)
+                .await;
+            let total = 6 + n * 5 + i; // 5 thief + 1 owner before this one
+            assert_eq!(
+                reserved.is_ok(),
+                total < 20,
+                "attempt {} of the user ({session})",
+                total + 1
+            );
+        }
+    }
+    assert_eq!(
+        store
+            .reserve_attempt(user_id, current("brand-new", 1), start + 100)
+            .await
+            .unwrap_err(),
+        StoreError::Locked {
+            until_ms: start + 1 + WINDOW_MS
+        },
+        "20 lock every session"
     );
     assert_eq!(
-        user.locked_until(start + 20, 5, WINDOW_MS),
-        Some(start + 1 + WINDOW_MS)
+        stored(store.as_ref(), id)
+            .await
+            .current_password_attempts
+            .count,
+        20,
+        "nothing reserved past the cap"
+    );
+    // A revoked session and a missing user reserve nothing.
+    assert_eq!(
+        store
+            .reserve_attempt(user_id, current("owner", 9), start + 1 + WINDOW_MS)
+            .await
+            .unwrap_err(),
+        StoreError::Revoked
     );
     assert_eq!(
-        user.locked_until(start + 1 + WINDOW_MS, 5, WINDOW_MS),
-        None,
-        "the window ended"
+        store
+            .reserve_attempt(Some(UserId::new(999).unwrap()), current("owner", 1), start)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
     );
-
-    let next_window = store
-        .record_failed_attempt(user_id, start + 1 + WINDOW_MS, WINDOW_MS)
+    // The window ends: a new one starts with this attempt.
+    let next = store
+        .reserve_attempt(user_id, current("thief", 1), start + 1 + WINDOW_MS)
         .await
         .unwrap();
-    assert_eq!(next_window, 1, "a new window starts over");
     assert_eq!(
-        stored(store.as_ref(), id).await.failed_window_start_ms,
-        Some(start + 1 + WINDOW_MS)
+        (
+            next.current_password_attempts.count,
+            next.current_password_attempts.window_start_ms,
+            next.current_password_attempts.by_session.len()
+        ),
+        (1, Some(start + 1 + WINDOW_MS), 1)
     );
-
-    let verified = user.password_hash.clone();
+    // A write that holds to a hash no longer stored writes nothing; one that verified clears.
+    let verified = next.password_hash.clone().unwrap();
     let mut stale = patch(id, 1, "a@example.com");
     stale.verified_hash = Some(hash("not-the-stored-one").await);
     assert_eq!(
@@ -196,25 +269,136 @@ async fn failed_attempts_are_counted_per_window_and_cleared_by_a_verified_write(
         "the verified hash is no longer stored"
     );
     assert_eq!(
-        stored(store.as_ref(), id).await.failed_attempts,
+        stored(store.as_ref(), id)
+            .await
+            .current_password_attempts
+            .count,
         1,
         "nothing written"
     );
     let mut good = patch(id, 1, "a@example.com");
     good.verified_hash = Some(verified);
     store.update_user(&good).await.unwrap();
-    let user = stored(store.as_ref(), id).await;
     assert_eq!(
-        (user.failed_attempts, user.failed_window_start_ms),
-        (0, None),
+        stored(store.as_ref(), id).await.current_password_attempts,
+        Default::default(),
         "cleared"
     );
+}
+
+/// Sign-in attempts have their own window, 10 per account; an unknown address reserves
+/// nothing; a verified sign-in clears them and can store an upgraded hash, held to the hash
+/// it verified.
+async fn sign_in_attempts_have_their_own_window_and_a_verified_sign_in_clears_it(
+    store: Arc<dyn UserStore>,
+) {
+    let id = create(store.as_ref(), "a@example.com").await;
+    let user_id = UserId::new(id).unwrap();
+    assert_eq!(
+        store.find_user_id(&email("A@EXAMPLE.com")).await,
+        Ok(Some(user_id)),
+        "looked up in any case"
+    );
+    assert_eq!(store.find_user_id(&email("b@example.com")).await, Ok(None));
     assert_eq!(
         store
-            .record_failed_attempt(UserId::new(999).unwrap(), start, WINDOW_MS)
+            .reserve_attempt(None, AttemptKind::SignIn, NOW * 1000)
             .await
             .unwrap_err(),
         StoreError::NotFound
+    );
+    let start = NOW * 1000;
+    let concurrent = futures::future::join_all(
+        (0..14).map(|i| store.reserve_attempt(Some(user_id), AttemptKind::SignIn, start + i)),
+    )
+    .await;
+    assert_eq!(concurrent.iter().filter(|r| r.is_ok()).count(), 10);
+    let user = stored(store.as_ref(), id).await;
+    assert_eq!(user.sign_in_attempts.count, 10);
+    assert_eq!(
+        user.current_password_attempts.count, 0,
+        "counts share nothing"
+    );
+    store
+        .reserve_attempt(Some(user_id), current("s", 1), start + 20)
+        .await
+        .expect("current passwords are counted apart");
+    let stale = SignedIn {
+        id: user_id,
+        verified_hash: hash("not-the-stored-one").await,
+        rehash: None,
+        now_ms: start + 30,
+    };
+    assert_eq!(
+        store.sign_in(&stale).await.unwrap_err(),
+        StoreError::Revoked
+    );
+    let upgraded = hash("upgraded-password").await;
+    let signed_in = store
+        .sign_in(&SignedIn {
+            id: user_id,
+            verified_hash: user.password_hash.clone().unwrap(),
+            rehash: Some(upgraded.clone()),
+            now_ms: start + 40,
+        })
+        .await
+        .unwrap();
+    assert_eq!(signed_in.sign_in_attempts, Default::default());
+    assert_eq!(signed_in.password_hash.as_ref(), Some(&upgraded));
+    assert_eq!(signed_in.session_version, 1, "an upgrade revokes nothing");
+    let read = stored(store.as_ref(), id).await;
+    assert_eq!(read.password_hash, Some(upgraded));
+    assert_eq!(read.sign_in_attempts, Default::default());
+    assert_eq!(read.current_password_attempts.count, 1, "untouched");
+}
+
+/// A sign-up's id comes from the counter, never below the floor, never twice even when
+/// sign-ups race; an import moves the counter past its ids.
+async fn new_users_get_ids_from_the_counter_above_the_floor(store: Arc<dyn UserStore>) {
+    let floor = UserId::new(1_000).unwrap();
+    let first = store
+        .create_user(
+            &email("a@example.com"),
+            &hash("password-1").await,
+            NOW,
+            floor,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.id.get(), 1_000);
+    let password = hash("password-1").await;
+    let concurrent = futures::future::join_all((0..6).map(|i| {
+        let address = email(&format!("user{i}@example.com"));
+        let store = store.clone();
+        let password = password.clone();
+        async move { store.create_user(&address, &password, NOW, floor).await }
+    }))
+    .await;
+    let mut ids: Vec<u64> = concurrent
+        .into_iter()
+        .map(|r| r.expect("every sign-up lands").id.get())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (1_001..=1_006).collect::<Vec<_>>(),
+        "no id twice, none skipped"
+    );
+    store
+        .reserve_ids_through(UserId::new(5_000).unwrap())
+        .await
+        .unwrap();
+    let after = store
+        .create_user(&email("b@example.com"), &password, NOW, floor)
+        .await
+        .unwrap();
+    assert_eq!(after.id.get(), 5_001);
+    assert_eq!(
+        store
+            .create_user(&email("B@Example.COM"), &password, NOW, floor)
+            .await
+            .unwrap_err(),
+        StoreError::EmailTaken
     );
 }
 
@@ -227,7 +411,7 @@ async fn an_import_keeps_ids_and_hashes_and_never_overwrites(store: Arc<dyn User
         StoredUser::new(
             UserId::new(id).unwrap(),
             &email(address),
-            &bcrypt,
+            Some(&bcrypt),
             NOW - 100,
         )
     };
@@ -269,7 +453,12 @@ async fn an_import_keeps_ids_and_hashes_and_never_overwrites(store: Arc<dyn User
         "past the largest id"
     );
     let taken = store
-        .create_user(&email("Seven@Example.com"), &hash("password-1").await, NOW)
+        .create_user(
+            &email("Seven@Example.com"),
+            &hash("password-1").await,
+            NOW,
+            floor(),
+        )
         .await;
     assert_eq!(
         taken.unwrap_err(),
@@ -280,7 +469,12 @@ async fn an_import_keeps_ids_and_hashes_and_never_overwrites(store: Arc<dyn User
 
 async fn creates_users_with_sequential_ids_and_the_initial_version(store: Arc<dyn UserStore>) {
     let first = store
-        .create_user(&email("a@example.com"), &hash("password-1").await, NOW)
+        .create_user(
+            &email("a@example.com"),
+            &hash("password-1").await,
+            NOW,
+            floor(),
+        )
         .await
         .unwrap();
     let second = create(store.as_ref(), "b@example.com").await;
@@ -288,7 +482,7 @@ async fn creates_users_with_sequential_ids_and_the_initial_version(store: Arc<dy
     let read = stored(store.as_ref(), 1).await;
     assert_eq!(read, first);
     assert_eq!(read.session_version, 1);
-    assert!(verify("password-1", &read.password_hash));
+    assert!(verify("password-1", read.password_hash.as_ref().unwrap()));
     assert_eq!(
         store.get_user(UserId::new(99).unwrap()).await.unwrap(),
         None
@@ -298,7 +492,12 @@ async fn creates_users_with_sequential_ids_and_the_initial_version(store: Arc<dy
 async fn creating_a_user_with_a_taken_address_fails_in_any_case(store: Arc<dyn UserStore>) {
     create(store.as_ref(), "a@example.com").await;
     let again = store
-        .create_user(&email("A@EXAMPLE.com"), &hash("password-1").await, NOW)
+        .create_user(
+            &email("A@EXAMPLE.com"),
+            &hash("password-1").await,
+            NOW,
+            floor(),
+        )
         .await;
     assert_eq!(again.unwrap_err(), StoreError::EmailTaken);
 }
@@ -357,7 +556,7 @@ async fn a_password_change_increments_the_session_version(store: Arc<dyn UserSto
         ("a@example.com", 2)
     );
     let user = stored(store.as_ref(), id).await;
-    assert!(verify("new-password", &user.password_hash));
+    assert!(verify("new-password", user.password_hash.as_ref().unwrap()));
     assert_eq!(
         (
             user.session_version,
@@ -388,7 +587,12 @@ async fn an_email_change_moves_the_claim(store: Arc<dyn UserStore>) {
     );
     create(store.as_ref(), "a@example.com").await; // the old address was released
     let taken = store
-        .create_user(&email("B@example.com"), &hash("password-1").await, NOW)
+        .create_user(
+            &email("B@example.com"),
+            &hash("password-1").await,
+            NOW,
+            floor(),
+        )
         .await;
     assert_eq!(
         taken.unwrap_err(),
@@ -413,7 +617,12 @@ async fn the_same_address_and_a_case_only_change_succeed(store: Arc<dyn UserStor
         ("Jane@Example.COM", 2)
     );
     let taken = store
-        .create_user(&email("jane@example.com"), &hash("password-1").await, NOW)
+        .create_user(
+            &email("jane@example.com"),
+            &hash("password-1").await,
+            NOW,
+            floor(),
+        )
         .await;
     assert_eq!(
         taken.unwrap_err(),
@@ -441,7 +650,10 @@ async fn an_address_held_by_another_user_is_taken_in_any_case(store: Arc<dyn Use
         ("bob@example.com", 1),
         "nothing written"
     );
-    assert!(verify("initial-password", &user.password_hash));
+    assert!(verify(
+        "initial-password",
+        user.password_hash.as_ref().unwrap()
+    ));
 }
 
 async fn a_stale_session_email_is_looked_up_and_the_update_lands(store: Arc<dyn UserStore>) {
@@ -501,7 +713,9 @@ conformance!(
     a_stale_session_email_is_looked_up_and_the_update_lands,
     a_session_without_a_version_is_judged_by_its_login_time,
     an_import_keeps_ids_and_hashes_and_never_overwrites,
-    failed_attempts_are_counted_per_window_and_cleared_by_a_verified_write,
+    current_password_attempts_are_reserved_per_session_and_capped_per_user,
+    sign_in_attempts_have_their_own_window_and_a_verified_sign_in_clears_it,
+    new_users_get_ids_from_the_counter_above_the_floor,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -664,7 +878,7 @@ async fn dynamodb_concurrent_email_and_password_updates_never_lose_each_other() 
             "email landed iff 200"
         );
         assert_eq!(
-            verify("new-password", &user.password_hash),
+            verify("new-password", user.password_hash.as_ref().unwrap()),
             by_password.is_ok(),
             "password landed iff 200"
         );
@@ -811,14 +1025,14 @@ async fn dynamodb_store_calls_per_request_through_the_handler() {
         (
             r#"{"email":"calls3@example.com","current_password":"a-brand-new-secret"}"#,
             200,
-            &["GetItem", "TransactWriteItems"][..],
-            "an address change with current_password",
+            &["UpdateItem", "TransactWriteItems"][..],
+            "an address change with current_password: the reservation (which reads), the write",
         ),
         (
             r#"{"password":"another-brand-new-1","current_password":"wrong"}"#,
             400,
-            &["GetItem", "UpdateItem"][..],
-            "a wrong current password: the read, then the count",
+            &["UpdateItem"][..],
+            "a wrong current password: the reservation, counted before verifying, and nothing else",
         ),
     ];
     for (body, status, expected, why) in cases {

@@ -40,6 +40,16 @@ pub fn nuxt_config() -> Config {
     ])
 }
 
+/// The settings of a function beside the Nuxt app whose own sign-in still makes sessions
+/// (`NUXT_UNSTAMPED_SESSIONS=accept`).
+pub fn nuxt_config_accepting() -> Config {
+    config(&[
+        ("SESSION_FORMAT", "nuxt"),
+        ("NUXT_SESSION_PASSWORD", NUXT_PASSWORD),
+        ("NUXT_UNSTAMPED_SESSIONS", "accept"),
+    ])
+}
+
 /// What the Nuxt app's login puts in the cookie (`setUserSession(event, {user, loggedInAt})`),
 /// sealed as h3 seals it: no session version, no iron expiration. `tests/interop.rs` proves
 /// the real h3 seals the same way.
@@ -333,7 +343,7 @@ impl TestApp {
     }
 
     /// Records a secret this test handled, to be looked for in the logs.
-    fn remember(&self, secret: &str) {
+    pub fn remember(&self, secret: &str) {
         let secret = secret.split(';').next().unwrap_or_default();
         let secret = secret.strip_prefix("neptun-session=").unwrap_or(secret);
         self.secrets.lock().unwrap().push(secret.to_owned());
@@ -348,7 +358,7 @@ impl TestApp {
             .unwrap();
         let user = self
             .store
-            .create_user(&Email::parse(email).unwrap(), &hash, unix_now())
+            .create_user(&Email::parse(email).unwrap(), &hash, unix_now(), first_id())
             .await
             .expect("seed user");
         TestUser {
@@ -367,6 +377,7 @@ impl TestApp {
                 &Email::parse(email).unwrap(),
                 &neptun_users::password::PasswordHash::from_stored(hash.to_owned()),
                 unix_now(),
+                first_id(),
             )
             .await
             .expect("seed user");
@@ -420,6 +431,17 @@ impl TestApp {
         .await
     }
 
+    /// `POST {path}` with a JSON body and, when not empty, a cookie: a sign-in or sign-up.
+    pub async fn post(&self, path: &str, cookie: &str, body: &str) -> TestResponse {
+        self.request(
+            "POST",
+            path,
+            &[("cookie", cookie), ("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
     /// Any request; headers with an empty value are left out.
     pub async fn request(
         &self,
@@ -429,7 +451,7 @@ impl TestApp {
         body: &str,
     ) -> TestResponse {
         if let Ok(body) = serde_json::from_str::<Value>(body) {
-            for field in ["password", "current_password"] {
+            for field in ["password", "current_password", "confirmPassword"] {
                 if let Some(password) = body[field].as_str() {
                     self.remember(password);
                 }
@@ -453,7 +475,11 @@ impl TestApp {
             headers,
             text,
         };
-        openapi::assert_documented(method.as_str(), &response);
+        openapi::assert_documented(
+            method.as_str(),
+            path.split('?').next().unwrap_or(path),
+            &response,
+        );
         for cookie in response.set_cookies() {
             self.remember(cookie);
         }
@@ -560,4 +586,9 @@ pub async fn unreachable_dynamo_store(port: u16) -> DynamoStore {
 pub fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The default `USER_ID_FLOOR`: ids from 1.
+pub fn first_id() -> neptun_users::domain::UserId {
+    neptun_users::domain::UserId::new(1).expect("1 is a user id")
 }
