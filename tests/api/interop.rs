@@ -16,18 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::*;
-use neptun_users::Config;
 use serde_json::{Value, json};
-
-/// The function beside the Nuxt app, judging unstamped sessions (the app's own login's) as a
-/// deployment whose sign-in is still the app's does.
-fn nuxt_config_accepting_unstamped() -> Config {
-    config(&[
-        ("SESSION_FORMAT", "nuxt"),
-        ("NUXT_SESSION_PASSWORD", NUXT_PASSWORD),
-        ("NUXT_UNSTAMPED_SESSIONS", "accept"),
-    ])
-}
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
@@ -108,31 +97,10 @@ fn app_session_fetch(pair: &str) -> (String, String) {
     )
 }
 
-/// `POST` a JSON body to one of the sign-in routes, with `cookie` when it is not empty.
-async fn auth_post(app: &TestApp, route: &str, cookie: &str, body: &Value) -> TestResponse {
-    let mut request = app
-        .client
-        .post(format!("{}{route}", app.base_url))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if !cookie.is_empty() {
-        request = request.header("cookie", cookie);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    TestResponse {
-        status,
-        headers,
-        text,
-    }
-}
-
 /// Signs up through the function; asserts the 200 and returns the session pair.
 async fn sign_up(app: &TestApp, email: &str, password: &str) -> (String, Value) {
     let body = json!({"email": email, "password": password, "confirmPassword": password});
-    let response = auth_post(app, "/api/auth/sign-up", "", &body).await;
+    let response = app.post("/api/auth/sign-up", "", &body.to_string()).await;
     assert_eq!(response.status, 200, "sign-up: {response:?}");
     (response.session_cookie(), response.json())
 }
@@ -140,7 +108,7 @@ async fn sign_up(app: &TestApp, email: &str, password: &str) -> (String, Value) 
 /// Signs in through the function; asserts the 200 and returns the session pair.
 async fn log_in(app: &TestApp, cookie: &str, email: &str, password: &str) -> (String, Value) {
     let body = json!({"email": email, "password": password});
-    let response = auth_post(app, "/api/auth/login", cookie, &body).await;
+    let response = app.post("/api/auth/login", cookie, &body.to_string()).await;
     assert_eq!(response.status, 200, "login: {response:?}");
     (response.session_cookie(), response.json())
 }
@@ -200,7 +168,7 @@ async fn an_unstamped_session_sealed_by_h3_is_accepted_under_accept_and_its_refr
     if !h3_available() {
         return;
     }
-    let app = spawn_app_with(nuxt_config_accepting_unstamped()).await;
+    let app = spawn_app_with(nuxt_config_accepting()).await;
     let user = app.seed("ada@example.com", "old-password").await;
     let now = neptun_users::session::unix_now_ms();
     let logged_in_at = now - 60_000;
@@ -518,7 +486,7 @@ async fn cookies_h3_would_not_open_or_that_name_no_user_get_401() {
     }
     // Accepting unstamped sessions, so that the untouched one passes and each case fails for
     // its own reason.
-    let app = spawn_app_with(nuxt_config_accepting_unstamped()).await;
+    let app = spawn_app_with(nuxt_config_accepting()).await;
     let user = app.seed("a@example.com", "old-password").await;
     let now = neptun_users::session::nuxt::format_time_ms(neptun_users::session::unix_now_ms());
     let (good, _) = nuxt_app_login(json!({"id": user.id}), &now, None);
