@@ -1,8 +1,13 @@
 //! The web UI's journey in a real browser: `tests/browser/journey.mjs` drives headless
-//! Chromium through the Nuxt app's sign-in (an h3 app with nuxt-auth-utils' session code) and
-//! through address and password changes answered by the real `neptun serve` in
-//! `SESSION_FORMAT=nuxt`: mounted under the app's host by a proxy that keeps `Host` and by one
-//! that rewrites it, called cross-origin by an allowed site, and refused to sites not listed.
+//! Chromium through an h3 stand-in of the Nuxt app (nuxt-auth-utils' session code and the app's
+//! server plugin, which re-seals the session with `loggedInAt` set to now on every session
+//! fetch) whose login, sign-up and account pages are answered by the real `neptun serve` in
+//! `SESSION_FORMAT=nuxt`: sign up, sign out, sign in, change the address and the password,
+//! sign in with the new ones and not the old, a second browser's session revoked even after
+//! the app re-sealed it, the app's password rules shown under the field, the app's own
+//! (unstamped) sessions refused by default and accepted under `NUXT_UNSTAMPED_SESSIONS=accept`;
+//! then the function mounted under the app's host by a proxy that keeps `Host` and by one that
+//! rewrites it, called cross-origin by an allowed site, and refused to sites not listed.
 //! Every server is on 127.0.0.1, on ports the OS chose.
 //!
 //! Needs `node`, `tests/browser/node_modules` (`npm ci` there) and Debian's `/usr/bin/chromium`;
@@ -16,8 +21,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// The journey bounds its own run (120 s); this is the backstop if node itself hangs.
-const TIME_LIMIT: Duration = Duration::from_secs(180);
+/// The journey bounds its own run (240 s); this is the backstop if node itself hangs.
+const TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// What is missing to run the journey, in words; empty when everything is there.
 fn missing_pieces(dir: &Path) -> Vec<String> {

@@ -11,6 +11,13 @@
 //     -> {"cookie": "<sealed>", "id": "<uuid>", "createdAt": <ms>, "setCookie": "<header>"}
 //   node h3-session.mjs unseal  <<< '{"password": "...", "cookie": "<sealed>", "maxAge": 3600}'
 //     -> {"id": "...", "createdAt": <ms>, "data": {...}}   or   {"error": "..."}
+//   node h3-session.mjs reseal  <<< '{"password": "...", "cookie": "<sealed>"}'
+//     -> {"cookie": "<sealed>", "setCookie": "<header>"}
+//     what the Nuxt app's session fetch (GET /api/_auth/session) answers to a request
+//     carrying that cookie: its server plugin's
+//       replaceUserSession(event, {user: session.user, loggedInAt: new Date()})
+//     which is session.clear() then session.update(data); h3 re-reads the request's cookie
+//     for the update, so `id`, `createdAt` and the other keys of `data` survive.
 // maxAge (seconds) is optional in both; the app sets none (no expiration in the seal).
 // Exit code: 0 with a JSON answer (including {"error"}), 2 on bad usage or input.
 import { createApp, defineEventHandler, getCookie, toWebHandler, unsealSession, useSession } from 'h3'
@@ -88,10 +95,34 @@ async function unseal(input) {
   return await response.json()
 }
 
-const commands = { seal, unseal }
+async function reseal(input) {
+  const config = sessionConfig(input)
+  if (typeof input.cookie !== 'string') throw new Error('cookie must be a string')
+  const app = createApp()
+  app.use(
+    defineEventHandler(async (event) => {
+      // nuxt-auth-utils' getUserSession: the data, as the request's cookie has it.
+      const session = await useSession(event, config)
+      const user = session.data.user
+      // Its session endpoint calls the fetch hook only for a non-empty session (it always
+      // is: getUserSession adds the id), and the app's hook replaces the session.
+      await session.clear()
+      await session.update({ user, loggedInAt: new Date() })
+      return 'ok'
+    }),
+  )
+  const request = new Request('http://localhost/api/_auth/session', {
+    headers: { cookie: `${NAME}=${encodeURIComponent(input.cookie)}` },
+  })
+  const response = await toWebHandler(app)(request)
+  if (response.status !== 200) throw new Error(`h3 answered ${response.status}: ${await response.text()}`)
+  return sealedFromSetCookie(response)
+}
+
+const commands = { seal, unseal, reseal }
 const command = commands[process.argv[2]]
 if (!command) {
-  process.stderr.write('usage: node h3-session.mjs seal|unseal < input.json\n')
+  process.stderr.write('usage: node h3-session.mjs seal|unseal|reseal < input.json\n')
   process.exit(2)
 }
 try {
