@@ -433,6 +433,28 @@ impl DynamoStore {
         }
     }
 
+    /// `updated`, with the session version the caller's refresh stamps. A transaction (an
+    /// address change) returns nothing, so the version is known from the condition it held to
+    /// when that was a version; for a session judged by its login time
+    /// (`NUXT_UNSTAMPED_SESSIONS=accept`) it is read back, and used only while that session is
+    /// still valid, so a password change that landed since is never stamped into it.
+    async fn with_version(
+        &self,
+        patch: &UserPatch,
+        updated: Updated,
+    ) -> Result<Updated, StoreError> {
+        if updated.session_version.is_some() {
+            return Ok(updated);
+        }
+        let stored = self.get_user(patch.id).await?;
+        Ok(Updated {
+            session_version: stored
+                .filter(|user| user.accepts(patch.session))
+                .map(|user| user.session_version),
+            ..updated
+        })
+    }
+
     /// One try at reserving an attempt: `open` starts a new window, else one more is counted
     /// into the open one. Either is one conditional `UpdateItem` that returns the user.
     async fn try_reserve(
@@ -690,7 +712,9 @@ impl UserStore for DynamoStore {
         let mut conflict_retries = CONFLICT_RETRIES;
         loop {
             match self.try_update(patch, &known_email).await {
-                Ok(updated) | Err(Refusal::Landed(updated)) => return Ok(updated),
+                Ok(updated) | Err(Refusal::Landed(updated)) => {
+                    return self.with_version(patch, updated).await;
+                }
                 Err(Refusal::Store(error)) => return Err(error),
                 Err(Refusal::StaleEmail(stored)) if stale_retries > 0 => {
                     stale_retries -= 1;
