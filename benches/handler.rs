@@ -1,6 +1,7 @@
 //! Handler CPU per email-only update, in process, over the memory store: everything a request
 //! costs except the network (cookie verification, JSON, validation, the store, the refresh),
-//! in both session formats; and what the Nuxt format's iron seal costs, whole and by primitive.
+//! in both session formats; a sign-in's own CPU without its Argon2 work; and what the Nuxt
+//! format's iron seal costs, whole and by primitive.
 
 use std::sync::Arc;
 
@@ -82,9 +83,56 @@ fn email_only_update(c: &mut Criterion, name: &str, format: &str) {
     });
 }
 
+/// A sign-in's own CPU, everything but the Argon2 work: the account's stored hash is one no
+/// verification can run (it does not parse), so the request makes every step of a wrong
+/// password (body, look-up, attempt reservation, the hashing thread's round trip, the 401)
+/// except the hash itself. The clock moves a window ahead each time, so no lock sets in.
+fn sign_in_without_verification(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let config = Config::from_lookup(|variable| match variable {
+        "SESSION_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let user = neptun_users::store::StoredUser::new(
+        UserId::new(1).unwrap(),
+        &Email::parse("bench@example.com").unwrap(),
+        Some(&PasswordHash::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$unparseable".into(),
+        )),
+        unix_now(),
+    );
+    runtime.block_on(store.import_user(&user)).unwrap();
+    let ctx = AppContext::new(config, store, Scheme::Http);
+    let body = Bytes::from_static(br#"{"email":"bench@example.com","password":"not-it-at-all"}"#);
+    c.bench_function("handler/sign_in_without_verification", |b| {
+        b.to_async(&runtime).iter(|| {
+            ctx.clock.advance(neptun_users::store::ATTEMPT_WINDOW_MS);
+            let request = http::Request::builder()
+                .method("POST")
+                .uri("/api/auth/login")
+                .header("host", "127.0.0.1:3000")
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .unwrap();
+            let ctx = &ctx;
+            async move {
+                let response = handle(ctx, request).await;
+                assert_eq!(response.status(), 401);
+                response
+            }
+        })
+    });
+}
+
 fn handler(c: &mut Criterion) {
     email_only_update(c, "handler/email_only_update", "signed");
     email_only_update(c, "handler/email_only_update_nuxt", "nuxt");
+    sign_in_without_verification(c);
 }
 
 /// One unseal and one seal of the same session object: what a Nuxt-mode request adds, and

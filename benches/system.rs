@@ -410,6 +410,99 @@ async fn password_latency(rows: &mut Vec<Row>) {
     });
 }
 
+/// Sign-in and sign-up over HTTP against bare Argon2 work, interleaved so drift hits all of
+/// them: a sign-in with the right password against one bare verification; an unknown
+/// address (verified against the dummy hash) against a known one with a wrong password;
+/// a sign-up against one bare hash. The right password each round resets the wrong one's
+/// count, so no lock sets in.
+async fn sign_in_latency(rows: &mut Vec<Row>) {
+    let mut hasher = argon2_rust_hasher();
+    let (_server, url, _) = serve(1);
+    let client = reqwest::Client::new();
+    let post = async |path: &str, body: Value, status: u16| {
+        let started = Instant::now();
+        let response = client
+            .post(format!("{url}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        response.bytes().await.unwrap();
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    let stored = neptun_users::password::PasswordHash::from_stored(
+        hasher
+            .hash_password_with_random_salt(b"initial-password-0")
+            .unwrap(),
+    );
+    let (mut bare_verify, mut right, mut wrong, mut unknown) = (vec![], vec![], vec![], vec![]);
+    let (mut bare_hash, mut sign_up) = (vec![], vec![]);
+    for i in 0..PASSWORD_CHANGES + 3 {
+        let started = Instant::now();
+        assert!(neptun_users::password::verify(
+            "initial-password-0",
+            &stored
+        ));
+        let verified = started.elapsed().as_secs_f64() * 1e3;
+        let known = json!({"email": "user0@example.com", "password": "initial-password-0"});
+        let signed_in = post("/api/auth/login", known, 200).await;
+        let wrong_password = json!({"email": "user0@example.com", "password": "not-the-password"});
+        let refused = post("/api/auth/login", wrong_password, 401).await;
+        let nobody =
+            json!({"email": format!("nobody{i}@example.com"), "password": "not-the-password"});
+        let unknown_address = post("/api/auth/login", nobody, 401).await;
+        let started = Instant::now();
+        hasher
+            .hash_password_with_random_salt(format!("sign-up-password-{i}").as_bytes())
+            .unwrap();
+        let hashed = started.elapsed().as_secs_f64() * 1e3;
+        let new = json!({"email": format!("new{i}@example.com"), "password": format!("sign-up-password-{i}"), "confirmPassword": format!("sign-up-password-{i}")});
+        let signed_up = post("/api/auth/sign-up", new, 200).await;
+        if i >= 3 {
+            bare_verify.push(verified);
+            right.push(signed_in);
+            wrong.push(refused);
+            unknown.push(unknown_address);
+            bare_hash.push(hashed);
+            sign_up.push(signed_up);
+        }
+    }
+    let (baseline, subject) = (median(bare_verify), median(right));
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure: "sign-in with the right password, end to end (median): look-up, reservation, verify, write".into(),
+        subject: format!("{subject:.2} ms"),
+        baseline: format!("{baseline:.2} ms (one bare Argon2id verify)"),
+        ratio: format!("{ratio:.2}"),
+        target: "≤ 1.15".into(),
+        ok: ratio <= 1.15,
+    });
+    let (baseline, subject) = (median(wrong), median(unknown));
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure:
+            "sign-in with an unknown address (median), against a known one with a wrong password"
+                .into(),
+        subject: format!("{subject:.2} ms"),
+        baseline: format!("{baseline:.2} ms (known address, wrong password)"),
+        ratio: format!("{ratio:.2}"),
+        target: "0.75 to 1.25".into(),
+        ok: (0.75..=1.25).contains(&ratio),
+    });
+    let (baseline, subject) = (median(bare_hash), median(sign_up));
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure: "sign-up, end to end (median): validation, hash, one atomic write".into(),
+        subject: format!("{subject:.2} ms"),
+        baseline: format!("{baseline:.2} ms (one bare Argon2id hash)"),
+        ratio: format!("{ratio:.2}"),
+        target: "≤ 1.15".into(),
+        ok: ratio <= 1.15,
+    });
+}
+
 fn lambda_env(command: &mut Command, api: &str) {
     command
         .env("AWS_LAMBDA_RUNTIME_API", api)
@@ -752,6 +845,22 @@ fn handler_cpu(rows: &mut Vec<Row>) {
     });
 }
 
+/// A sign-in's own CPU without its Argon2 work (`handler/sign_in_without_verification`).
+fn sign_in_cpu(rows: &mut Vec<Row>) {
+    let figure = "handler CPU per sign-in, excluding the verification (criterion median)";
+    let Some(micros) = criterion_micros("handler_sign_in_without_verification") else {
+        return not_measured(rows, figure, "≤ 20 µs");
+    };
+    rows.push(Row {
+        figure: figure.into(),
+        subject: format!("{micros:.2} µs"),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "≤ 20 µs".into(),
+        ok: micros <= 20.0,
+    });
+}
+
 /// The Nuxt format: handler CPU per email-only update against iron-webcrypto's own unseal +
 /// seal in Node (`tests/interop/bench-iron.mjs`, same session object), in the same run; and
 /// what the Rust pair and each of its primitives cost.
@@ -896,7 +1005,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("neptun-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // NEPTUN_BENCH_ONLY=cold,size (comma-separated; also throughput, vercel-throughput,
-    // password, cold-secret, memory, burst, cpu) runs a subset while iterating; the report is
+    // password, sign-in, cold-secret, memory, burst, cpu) runs a subset while iterating; the report is
     // only written for a full run.
     let only = std::env::var("NEPTUN_BENCH_ONLY").ok();
     let wanted = |name: &str| {
@@ -907,6 +1016,7 @@ fn main() {
     if wanted("cpu") {
         handler_cpu(&mut rows);
         nuxt_cpu(&mut rows);
+        sign_in_cpu(&mut rows);
     }
     if wanted("throughput") {
         eprintln!("bench: throughput");
@@ -919,6 +1029,10 @@ fn main() {
     if wanted("password") {
         eprintln!("bench: password change latency");
         runtime.block_on(password_latency(&mut rows));
+    }
+    if wanted("sign-in") {
+        eprintln!("bench: sign-in and sign-up latency");
+        runtime.block_on(sign_in_latency(&mut rows));
     }
     if wanted("cold") {
         eprintln!("bench: cold starts");
