@@ -66,7 +66,8 @@ def _blocked(password: str, emails) -> bool:
     lower = password.lower()
     if lower in COMMON:
         return True
-    for email in emails:
+    # As the server does: an empty address (only in a body refused for it anyway) names nothing.
+    for email in filter(None, emails):
         email = email.lower()
         local = email.rsplit("@", 1)[0]
         if email in lower or (len(local) >= 3 and local in lower):
@@ -106,7 +107,10 @@ def _new_password(password: str, emails) -> str:
     """A valid new password for an account with `emails`, as close to `password` as can be."""
     password = _meets_rules(password)
     while _blocked(password, emails):
-        password = f"Pw-{uuid.uuid4().hex}-7"
+        # The fixed characters stand apart, between random ones, so no address's local part
+        # (3 characters or more) can be in every candidate.
+        random = uuid.uuid4().hex
+        password = _meets_rules(f"{random[:10]}A{random[10:20]}-{random[20:]}7")
     return password
 
 
