@@ -278,7 +278,9 @@ async fn serve(
         .map_err(|e| CliError::Server(format!("cannot listen on {addr}: {e}")))?;
     let url = format!("http://{local}");
     println!("{}", json!({"listening": url}));
-    eprintln!("serving PATCH {url}/api/users/{{user_id}} ({kind:?} store); Ctrl-C stops");
+    eprintln!(
+        "serving PATCH {url}/api/users/{{user_id}}, POST {url}/api/auth/login and POST {url}/api/auth/sign-up ({kind:?} store); Ctrl-C stops"
+    );
     if let (true, Some((id, cookie))) = (demo, demo_cookie) {
         eprintln!(
             "\ntry it:\n\n  curl -i -X PATCH {url}/api/users/{id} \\\n    -H 'Content-Type: application/json' \\\n    -H 'Cookie: {cookie}' \\\n    -d '{{\"email\":\"new@example.com\"}}'\n"
