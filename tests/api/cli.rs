@@ -27,7 +27,12 @@ impl Drop for Served {
 
 /// Runs `neptun serve --addr 127.0.0.1:0 ARGS` and reads stdout up to the listening line.
 fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
-    let mut command = Command::new(BIN);
+    serve_by(Command::new(BIN), args, env)
+}
+
+/// [`serve`] through `command`, which runs `neptun` (directly, or through a shell that sets
+/// limits first) with the arguments it is given.
+fn serve_by(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Served {
     command
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -225,6 +230,68 @@ async fn serve_stops_on_sigterm_with_status_0_after_answering_the_request_in_fli
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_others_while_more_clients_trickle_than_a_default_files_limit_allows() {
+    use std::time::{Duration, Instant};
+    // More than a shell's usual soft limit of 1024 open files leaves room for, with the
+    // server's own descriptors. This test process needs one per trickler too.
+    const TRICKLERS: usize = 1100;
+    let hard = rlimit::Resource::NOFILE.get_hard().unwrap();
+    let ours = rlimit::increase_nofile_limit(u64::MAX).unwrap();
+    if hard < 4096 || ours < 2 * TRICKLERS as u64 {
+        eprintln!("SKIPPED: the hard open-files limit ({hard}) leaves no room to show this");
+        return;
+    }
+    // The server starts with the soft limit at 1024 and the hard one as it is.
+    let mut command = Command::new("sh");
+    command.args(["-c", r#"ulimit -S -n 1024 && exec "$0" "$@""#, BIN]);
+    let served = serve_by(
+        command,
+        &["--seed", "a@example.com:password-a"],
+        &[("REQUEST_DEADLINE_MS", "3000")],
+    );
+    let cookie = served.lines[0]["cookie"].as_str().unwrap().to_owned();
+    let host = served.url.trim_start_matches("http://").to_owned();
+    let tricklers = common::raw_http::start_tricklers(
+        &host,
+        TRICKLERS,
+        Duration::from_millis(300),
+        Duration::from_secs(20),
+    )
+    .await;
+    // Every trickler has sent its head and a byte or two more before the ordinary request.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let asked = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        patch(&served.url, 1, &cookie, r#"{"email":"b@example.com"}"#),
+    )
+    .await;
+    let answered_after = asked.elapsed();
+
+    assert_eq!(
+        answer.ok(),
+        Some((
+            200,
+            json!({"user": {"id": 1, "primary_email": "b@example.com"}})
+        )),
+        "answered while {TRICKLERS} trickle"
+    );
+    assert!(
+        answered_after < Duration::from_secs(1),
+        "within a second: {answered_after:?}"
+    );
+    for trickler in tricklers {
+        let (closed_after, sent) = trickler.await.unwrap();
+        assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+        assert!(
+            closed_after < Duration::from_secs(6),
+            "disconnected after the deadline: {closed_after:?}"
+        );
+    }
 }
 
 #[test]
