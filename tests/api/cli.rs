@@ -630,6 +630,47 @@ fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
     );
 }
 
+#[test]
+fn user_import_refuses_each_hash_above_the_ceiling_or_malformed_with_its_line_and_reason() {
+    let hostile = common::hostile_hashes();
+    let mut lines: Vec<String> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, (hash, _))| {
+            json!({"id": i + 1, "primary_email": format!("user{i}@example.com"), "password_hash": hash})
+                .to_string()
+        })
+        .collect();
+    lines.push(
+        json!({"id": 99, "primary_email": "fine@example.com", "password_hash": BCRYPT}).to_string(),
+    );
+
+    let (code, summary, stderr) = import(
+        &lines,
+        &["--store", "memory"],
+        &[("SESSION_SECRET", SECRET)],
+    );
+
+    assert_eq!(
+        (code, summary),
+        (
+            1,
+            json!({"imported": 1, "skipped": 0, "refused": hostile.len()})
+        ),
+        "{stderr}"
+    );
+    for (i, (hash, reason)) in hostile.iter().enumerate() {
+        let expected = format!("line {}: refused: password_hash {reason}", i + 1);
+        assert!(
+            stderr.lines().any(|line| line.ends_with(&expected)),
+            "{hash}: {expected:?} in {stderr}"
+        );
+    }
+    for hash in ["$2b$", "$argon2"] {
+        assert!(!stderr.contains(hash), "no hash in the report: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn in_nuxt_mode_serve_and_session_mint_print_sealed_nuxt_cookies() {
     let nuxt = [

@@ -2105,6 +2105,62 @@ fn wrong_current_body() -> Value {
 }
 
 #[tokio::test]
+async fn a_stored_hash_above_the_ceiling_answers_as_a_wrong_password_at_once_and_runs_nothing() {
+    use std::time::{Duration, Instant};
+    let app = spawn_app().await;
+    for (i, (hash, reason)) in hostile_hashes().iter().enumerate() {
+        let user = app
+            .seed_with_hash(&format!("hostile-{i}@example.com"), hash)
+            .await;
+        let jobs = app.ctx.hasher.jobs_started();
+        let body =
+            json!({"password": "a-brand-new-secret", "current_password": "any-guess-at-all"});
+
+        let asked = Instant::now();
+        let response = app.patch(user.id, &user.cookie, &body.to_string()).await;
+        let took = asked.elapsed();
+
+        assert_eq!(
+            (response.status, response.json()),
+            (400, wrong_current_body()),
+            "{reason}"
+        );
+        assert!(
+            took < Duration::from_millis(500),
+            "{reason}: answered at once, not after {took:?}"
+        );
+        assert_eq!(app.ctx.hasher.jobs_started(), jobs, "{reason}: nothing ran");
+        assert_eq!(
+            app.stored(user.id).await.password_hash.as_str(),
+            hash,
+            "{reason}: nothing was written"
+        );
+        let said_why = captured_logs()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .any(|line| {
+                line["level"] == "WARN"
+                    && line["fields"]["message"]
+                        == "stored password hash not verified: answered as a wrong password"
+                    && line["fields"]["reason"] == *reason
+            });
+        assert!(said_why, "{reason}: the log says why");
+    }
+    let logs = captured_logs();
+    assert!(!logs.contains("$2b$"), "no bcrypt hash in the log");
+
+    // Still responsive: an ordinary change goes through.
+    let user = app.seed("ordinary@example.com", "old-password").await;
+    let response = app
+        .patch(user.id, &user.cookie, r#"{"email":"still@example.com"}"#)
+        .await;
+    assert_eq!(
+        (response.status, response.text.as_str()),
+        (200, user_body(user.id, "still@example.com").as_str())
+    );
+}
+
+#[tokio::test]
 async fn current_password_is_verified_when_sent_and_required_when_the_setting_says_so() {
     let required = json!([{"code": "custom", "validation": "custom", "message": "Current password is required.", "path": ["current_password"]}]);
     let empty = json!([{"code": "too_small", "validation": "min", "minimum": 1, "type": "string", "inclusive": true, "exact": false, "message": "Current password must be at least 1 character", "path": ["current_password"]}]);
