@@ -848,14 +848,50 @@ fn attempts_from(item: Option<&HashMap<String, AttributeValue>>) -> Result<u32, 
         .ok_or_else(|| StoreError::Unavailable("UpdateItem returned no count".into()))
 }
 
+/// A kind of partition key the code uses: a prefix followed by a value, or one fixed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPrefix {
+    /// Every key that starts so, e.g. `USER#` for `USER#7`.
+    Prefix(&'static str),
+    /// Exactly this key.
+    Exact(&'static str),
+}
+
+impl KeyPrefix {
+    /// The `dynamodb:LeadingKeys` pattern (IAM `StringLike`) that allows these keys and no
+    /// other: `USER#*`, or the fixed key itself.
+    pub fn leading_keys_pattern(self) -> String {
+        match self {
+            Self::Prefix(prefix) => format!("{prefix}*"),
+            Self::Exact(key) => key.to_owned(),
+        }
+    }
+}
+
+/// Users: `USER#<id>`.
+pub const USER_KEY_PREFIX: &str = "USER#";
+/// Address claims: `EMAIL#<normalized address>`.
+pub const EMAIL_KEY_PREFIX: &str = "EMAIL#";
+/// The id counter's one key.
+pub const COUNTER_KEY: &str = "COUNTER#users";
+
+/// Every kind of partition key the code reads or writes. `template.yaml` grants the
+/// functions these and no other (`dynamodb:LeadingKeys`); tests/template.rs checks that the
+/// two agree, and that every key written in this file is one of them.
+pub const KEY_PREFIXES: [KeyPrefix; 3] = [
+    KeyPrefix::Prefix(USER_KEY_PREFIX),
+    KeyPrefix::Prefix(EMAIL_KEY_PREFIX),
+    KeyPrefix::Exact(COUNTER_KEY),
+];
+
 /// `USER#<id>`.
 pub fn user_key(id: UserId) -> String {
-    format!("USER#{id}")
+    format!("{USER_KEY_PREFIX}{id}")
 }
 
 /// `EMAIL#<normalized address>`.
 pub fn email_key(normalized: &str) -> String {
-    format!("EMAIL#{normalized}")
+    format!("{EMAIL_KEY_PREFIX}{normalized}")
 }
 
 fn s(value: &str) -> AttributeValue {
