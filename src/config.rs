@@ -465,8 +465,10 @@ mod tests {
         let ttl_above = Err(ConfigError(
             "SESSION_TTL_SECONDS must not be above SESSION_MAX_AGE_SECONDS".into(),
         ));
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        type Lifetimes = Result<(u64, u64), ConfigError>;
         // (settings, expected (ttl, max age) or refusal, why)
-        let cases: [(&[(&str, &str)], Result<(u64, u64), ConfigError>, &str); 9] = [
+        let cases: [(Vars, Lifetimes, &str); 9] = [
             (&[], Ok((604_800, 2_592_000)), "the defaults"),
             (
                 &[

@@ -182,8 +182,9 @@ mod tests {
     #[test]
     fn the_previous_secrets_may_be_kept_in_secrets_manager_too() {
         type Vars = &'static [(&'static str, &'static str)];
+        type Found = Result<Vec<&'static str>, &'static str>;
         // (settings, expected id variables or refusal, why)
-        let cases: [(Vars, Result<Vec<&str>, &str>, &str); 6] = [
+        let cases: [(Vars, Found, &str); 6] = [
             (
                 &[("SESSION_SECRET_PREVIOUS_ID", "previous")],
                 Ok(vec!["SESSION_SECRET_PREVIOUS_ID"]),

@@ -166,8 +166,7 @@ impl OidcToken {
         });
         match accepted {
             Ok(claims) => {
-                kept.identity
-                    .get_or_insert_with(|| (claims.iss, claims.sub));
+                kept.identity.get_or_insert((claims.iss, claims.sub));
                 kept.token = Some(token.to_owned());
             }
             Err(why) => tracing::warn!(
