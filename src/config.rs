@@ -9,6 +9,9 @@ use crate::domain::{MAX_SAFE_INTEGER, PasswordRules, UserId};
 pub const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 const DEFAULT_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
+/// The longest session lifetime accepted: browsers cap a cookie's `Max-Age` at 400 days
+/// anyway (RFC 6265bis), and a longer one would only make an odd cookie.
+pub const MAX_SESSION_SECONDS: u64 = 400 * 24 * 60 * 60;
 const DEFAULT_TABLE: &str = "neptun-users";
 /// Below the platforms' 10 s function limits, so the function answers before it is cut off.
 const DEFAULT_REQUEST_DEADLINE_MS: u64 = 8_000;
@@ -159,6 +162,13 @@ impl Config {
         let session_ttl_seconds = seconds(&lookup, "SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS)?;
         let session_max_age_seconds =
             seconds(&lookup, "SESSION_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)?;
+        // A refresh never extends a session past its maximum age, so a longer TTL is a
+        // mistake in one of the two.
+        if session_ttl_seconds > session_max_age_seconds {
+            return Err(ConfigError(
+                "SESSION_TTL_SECONDS must not be above SESSION_MAX_AGE_SECONDS".into(),
+            ));
+        }
         let users_table = lookup("USERS_TABLE")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_TABLE.to_owned());
@@ -357,14 +367,25 @@ fn seconds(
     name: &str,
     default: u64,
 ) -> Result<u64, ConfigError> {
-    match lookup(name) {
-        None => Ok(default),
-        Some(raw) => match raw.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(ConfigError(format!(
-                "{name} must be a positive number of seconds"
-            ))),
-        },
+    let raw = match lookup(name) {
+        None => return Ok(default),
+        Some(raw) => raw,
+    };
+    let digits = raw.trim();
+    match digits.parse::<u64>() {
+        Ok(n) if (1..=MAX_SESSION_SECONDS).contains(&n) => Ok(n),
+        // Past u64 is as much too long as any other number past the bound.
+        Ok(0) => Err(ConfigError(format!(
+            "{name} must be a positive number of seconds"
+        ))),
+        _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(ConfigError(format!(
+                "{name} must be a positive number of seconds, at most {MAX_SESSION_SECONDS} (400 days)"
+            )))
+        }
+        _ => Err(ConfigError(format!(
+            "{name} must be a positive number of seconds"
+        ))),
     }
 }
 
@@ -480,6 +501,85 @@ mod tests {
                 !error.0.contains("short\""),
                 "the message never echoes a value"
             );
+        }
+    }
+
+    #[test]
+    fn session_lifetimes_are_at_most_400_days_and_the_ttl_at_most_the_maximum_age() {
+        let lifetimes = |vars: &[(&str, &str)]| {
+            let mut vars = vars.to_vec();
+            vars.push(("SESSION_SECRET", SECRET));
+            config(&vars).map(|c| (c.session_ttl_seconds, c.session_max_age_seconds))
+        };
+        let too_long = |name: &str| {
+            Err(ConfigError(format!(
+                "{name} must be a positive number of seconds, at most 34560000 (400 days)"
+            )))
+        };
+        let ttl_above = Err(ConfigError(
+            "SESSION_TTL_SECONDS must not be above SESSION_MAX_AGE_SECONDS".into(),
+        ));
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        type Lifetimes = Result<(u64, u64), ConfigError>;
+        // (settings, expected (ttl, max age) or refusal, why)
+        let cases: [(Vars, Lifetimes, &str); 9] = [
+            (&[], Ok((604_800, 2_592_000)), "the defaults"),
+            (
+                &[
+                    ("SESSION_TTL_SECONDS", "3600"),
+                    ("SESSION_MAX_AGE_SECONDS", "3600"),
+                ],
+                Ok((3600, 3600)),
+                "equal",
+            ),
+            (
+                &[("SESSION_MAX_AGE_SECONDS", "34560000")],
+                Ok((604_800, 34_560_000)),
+                "400 days",
+            ),
+            (
+                &[("SESSION_TTL_SECONDS", "18446744073709551615")],
+                too_long("SESSION_TTL_SECONDS"),
+                "u64::MAX",
+            ),
+            (
+                &[("SESSION_MAX_AGE_SECONDS", "18446744073709551615")],
+                too_long("SESSION_MAX_AGE_SECONDS"),
+                "u64::MAX",
+            ),
+            (
+                &[("SESSION_MAX_AGE_SECONDS", "34560001")],
+                too_long("SESSION_MAX_AGE_SECONDS"),
+                "one past 400 days",
+            ),
+            (
+                &[("SESSION_TTL_SECONDS", "99999999999999999999999")],
+                too_long("SESSION_TTL_SECONDS"),
+                "past u64",
+            ),
+            (
+                &[("SESSION_TTL_SECONDS", "2592001")],
+                ttl_above.clone(),
+                "a TTL past the default maximum age",
+            ),
+            (
+                &[
+                    ("SESSION_TTL_SECONDS", "600"),
+                    ("SESSION_MAX_AGE_SECONDS", "599"),
+                ],
+                ttl_above,
+                "a maximum age below the TTL",
+            ),
+        ];
+        for (vars, expected, why) in cases {
+            let found = lifetimes(vars);
+            assert_eq!(found, expected, "{why}");
+            if let Err(error) = found {
+                assert!(!error.0.contains('\n'), "{why}: one line");
+                for (_, value) in vars {
+                    assert!(!error.0.contains(value), "{why}: no value echoed");
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! Start-up shared by the deployed functions (Lambda and Vercel): configuration, AWS
-//! credentials, the session secret (from Secrets Manager when `SESSION_SECRET_ID` says so) and
+//! credentials, the session secrets (from Secrets Manager when `SESSION_SECRET_ID` and
+//! `SESSION_SECRET_PREVIOUS_ID` say so) and
 //! the DynamoDB store, built once per cold start. A bad setting stops the process with one
 //! line.
 
@@ -90,11 +91,12 @@ const SECRET_PLACEHOLDER: &str = "placeholder-until-the-secret-is-read-from-secr
 /// runtime the build simply runs first.
 pub async fn init(door: Door) -> Result<Starting, String> {
     let env = |name: &str| std::env::var(name).ok();
-    let reference = SecretReference::from_lookup(env)?;
-    let placeholder = reference
-        .as_ref()
-        .map(|r| (r.variable(), SECRET_PLACEHOLDER));
-    let config = read_config(env, placeholder)?;
+    let references = SecretReference::all_from_lookup(env)?;
+    let placeholders: Vec<(&str, &str)> = references
+        .iter()
+        .map(|r| (r.variable(), SECRET_PLACEHOLDER))
+        .collect();
+    let config = read_config(env, &placeholders)?;
     if !config.cookie_secure {
         return Err(
             "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
@@ -107,22 +109,38 @@ pub async fn init(door: Door) -> Result<Starting, String> {
             other => format!("{other:?}"),
         })?;
     let (sdk_config, oidc) = AwsCredentials::from_lookup(door, env)?.added_to(without_credentials);
-    let config = match &reference {
+    let config = match references.first() {
         None => config,
-        Some(reference) => {
+        Some(first) => {
             if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
                 return Err(format!(
                     "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
-                    reference.id_variable(),
-                    reference.variable()
+                    first.id_variable(),
+                    first.variable()
                 ));
             }
-            let secret = reference.read(&sdk_config).await?;
-            read_config(env, Some((reference.variable(), &secret))).map_err(|error| {
-                format!(
-                    "{error} (its value comes from the secret {} names)",
-                    reference.id_variable()
-                )
+            let mut secrets = Vec::new();
+            for reference in &references {
+                secrets.push((reference.variable(), reference.read(&sdk_config).await?));
+            }
+            let secrets: Vec<(&str, &str)> = secrets
+                .iter()
+                .map(|(variable, value)| (*variable, value.as_str()))
+                .collect();
+            read_config(env, &secrets).map_err(|error| {
+                // The reference whose variable the message names: the longest name that
+                // appears (`SESSION_SECRET` is part of `SESSION_SECRET_PREVIOUS`).
+                let named = references
+                    .iter()
+                    .filter(|r| error.contains(r.variable()))
+                    .max_by_key(|r| r.variable().len());
+                match named {
+                    Some(reference) => format!(
+                        "{error} (its value comes from the secret {} names)",
+                        reference.id_variable()
+                    ),
+                    None => error,
+                }
             })?
         }
     };
@@ -140,16 +158,18 @@ pub async fn init(door: Door) -> Result<Starting, String> {
     })
 }
 
-/// The configuration from `env`, with `secret` (variable, value) answering for a session
-/// secret kept elsewhere.
+/// The configuration from `env`, with `secrets` (variable, value) answering for the session
+/// secrets kept elsewhere.
 fn read_config(
     env: impl Fn(&str) -> Option<String>,
-    secret: Option<(&str, &str)>,
+    secrets: &[(&str, &str)],
 ) -> Result<Config, String> {
-    Config::from_lookup(|name| match secret {
-        Some((variable, value)) if variable == name => Some(value.to_owned()),
-        _ => env(name),
-    })
+    Config::from_lookup(
+        |name| match secrets.iter().find(|(variable, _)| *variable == name) {
+            Some((_, value)) => Some((*value).to_owned()),
+            None => env(name),
+        },
+    )
     .map_err(|e| e.to_string())
 }
 
@@ -335,13 +355,55 @@ mod tests {
             _ => None,
         };
         let read = "a-secret-read-from-secrets-manager-48-characters";
-        let config = read_config(env, Some(("SESSION_SECRET", read))).unwrap();
+        let config = read_config(env, &[("SESSION_SECRET", read)]).unwrap();
         assert_eq!(config.session.all(), [read]);
         assert_eq!(config.users_table, "from-the-environment");
-        let short = read_config(env, Some(("SESSION_SECRET", "short"))).unwrap_err();
+        let short = read_config(env, &[("SESSION_SECRET", "short")]).unwrap_err();
         assert_eq!(
             short,
             "SESSION_SECRET is too short: it must be at least 32 bytes"
+        );
+    }
+
+    #[test]
+    fn previous_secrets_kept_elsewhere_are_a_comma_separated_list_that_may_be_empty() {
+        let env = |name: &str| match name {
+            "SESSION_SECRET_PREVIOUS" => Some("never-read-when-the-list-is-elsewhere".to_owned()),
+            _ => None,
+        };
+        let current = "a-secret-read-from-secrets-manager-48-characters";
+        let old = "an-older-secret-from-secrets-manager-48-characters";
+        let older = "the-oldest-secret-from-secrets-manager-48-chars!";
+        // (the previous secret's value, the secrets accepted, why)
+        let listed = format!("{old}, {older}");
+        let cases: [(&str, Vec<&str>, &str); 4] = [
+            (&listed, vec![current, old, older], "two, comma-separated"),
+            (old, vec![current, old], "one"),
+            ("", vec![current], "empty: none"),
+            (" , ", vec![current], "blank entries: none"),
+        ];
+        for (previous, accepted, why) in cases {
+            let config = read_config(
+                env,
+                &[
+                    ("SESSION_SECRET", current),
+                    ("SESSION_SECRET_PREVIOUS", previous),
+                ],
+            )
+            .unwrap();
+            assert_eq!(config.session.all(), accepted, "{why}");
+        }
+        let short = read_config(
+            env,
+            &[
+                ("SESSION_SECRET", current),
+                ("SESSION_SECRET_PREVIOUS", "short"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            short,
+            "each SESSION_SECRET_PREVIOUS entry is too short: it must be at least 32 bytes"
         );
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A line is `{"id":7,"primary_email":"a@b.co","password_hash":"$2b$12$…","created_at":"2024-05-01T10:00:00Z"}`
 //! (`created_at` optional, other keys ignored). `password_hash` is an Argon2id PHC string or a
-//! bcrypt hash, kept verbatim. Every valid line becomes one atomic write of the user and its
+//! bcrypt hash within the ceiling ([`hash_within_ceiling`]), kept verbatim. Every valid line becomes one atomic write of the user and its
 //! address claim ([`UserStore::import_user`]), so a run can stop anywhere and be run again: a
 //! line already imported unchanged is skipped, and a line whose id or address belongs to
 //! another record is refused, never written over. Before the first write the id counter is
@@ -14,7 +14,7 @@ use std::io::BufRead;
 use serde::Deserialize;
 
 use crate::domain::{Email, UserId};
-use crate::password::PasswordHash;
+use crate::password::{PasswordHash, hash_within_ceiling};
 use crate::session::nuxt::parse_time_ms;
 use crate::store::{Imported, StoreError, StoredUser, UserStore};
 
@@ -74,12 +74,15 @@ pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
         .ok_or("primary_email is not a valid address")?;
     let hash = match &line.password_hash {
         serde_json::Value::Null => None,
-        hash => Some(
-            hash.as_str()
-                .filter(|h| is_supported_hash(h))
+        hash => {
+            let hash = hash
+                .as_str()
                 .map(|h| PasswordHash::from_stored(h.to_owned()))
-                .ok_or("password_hash must be an Argon2id PHC string, a bcrypt hash or null")?,
-        ),
+                .ok_or("password_hash must be an Argon2id PHC string, a bcrypt hash or null")?;
+            // A hash above the ceiling would never verify; refused here, it is never stored.
+            hash_within_ceiling(&hash).map_err(|why| format!("password_hash {why}"))?;
+            Some(hash)
+        }
     };
     let created_at = match line.created_at {
         None | Some(serde_json::Value::Null) => now,
@@ -91,25 +94,6 @@ pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
     let mut user = StoredUser::new(id, &email, hash.as_ref(), created_at);
     user.updated_at = created_at;
     Ok(user)
-}
-
-/// `$argon2id$v=19$…` or bcrypt's `$2a$`/`$2b$`/`$2y$` with a two-digit cost and 53 characters.
-fn is_supported_hash(hash: &str) -> bool {
-    if let Some(rest) = hash.strip_prefix("$argon2id$") {
-        return rest.split('$').count() == 4 && rest.starts_with("v=");
-    }
-    let bcrypt = ["$2a$", "$2b$", "$2y$"]
-        .iter()
-        .find_map(|prefix| hash.strip_prefix(prefix));
-    bcrypt.is_some_and(|rest| {
-        let (cost, digest) = rest.split_at_checked(2).unwrap_or(("", ""));
-        cost.bytes().all(|b| b.is_ascii_digit())
-            && digest.strip_prefix('$').is_some_and(|d| {
-                d.len() == 53
-                    && d.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
-            })
-    })
 }
 
 /// Imports every line of `input` into `store`. Refusals are reported through `refused` as

@@ -33,6 +33,19 @@ pub const ARGON2_ITERATIONS: u32 = 2;
 /// Lanes.
 pub const ARGON2_PARALLELISM: u32 = 1;
 
+/// The ceiling on a stored hash's cost: Argon2 memory in KiB. A stored or imported hash above
+/// any of these is never run (imports refuse it, verification answers "wrong password"): one
+/// record must not cost more than the function's deadline in CPU, or set a thread count.
+pub const CEILING_ARGON2_MEMORY_KIB: u32 = 65_536;
+/// The ceiling on Argon2 iterations (`t`).
+pub const CEILING_ARGON2_ITERATIONS: u32 = 10;
+/// The ceiling on Argon2 lanes (`p`).
+pub const CEILING_ARGON2_PARALLELISM: u32 = 4;
+/// The ceiling on a bcrypt cost (2^14 rounds: about a second on one core).
+pub const CEILING_BCRYPT_COST: u32 = 14;
+/// The longest Argon2 salt and tag accepted, in bytes (the contract's are 16 and 32).
+const MAX_ARGON2_FIELD_BYTES: usize = 64;
+
 /// How long a password change waits for its hash before it fails with a 500: the bound for
 /// a machine so overloaded that a tenth of the CPU does not clear the queue. Together with
 /// the store's 5 s bound this stays inside the functions' 10 s limit.
@@ -74,19 +87,181 @@ impl PasswordHash {
     }
 }
 
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(<redacted>)")
+impl PasswordHash {
+    /// Whether a hash that has just verified should be replaced by one made with the
+    /// contract's parameters: a bcrypt hash, or Argon2id with other parameters. A hash above
+    /// the ceiling never verifies, and would need one too.
+    pub fn needs_upgrade(&self) -> bool {
+        hash_within_ceiling(self)
+            != Ok(HashKind::Argon2id {
+                memory_kib: ARGON2_MEMORY_KIB,
+                iterations: ARGON2_ITERATIONS,
+                parallelism: ARGON2_PARALLELISM,
+            })
     }
 }
 
-impl PasswordHash {
-    /// Whether a password verified against this hash should be hashed again with the
-    /// contract's parameters: a bcrypt hash, or Argon2id with other parameters.
-    pub fn needs_upgrade(&self) -> bool {
-        !self.0.starts_with(&format!(
-            "$argon2id$v=19$m={ARGON2_MEMORY_KIB},t={ARGON2_ITERATIONS},p={ARGON2_PARALLELISM}$"
-        ))
+/// A stored hash within the ceiling, and what it costs to verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashKind {
+    /// `$argon2id$v=19$m=…,t=…,p=…$<salt>$<tag>`.
+    Argon2id {
+        /// `m`, KiB.
+        memory_kib: u32,
+        /// `t`.
+        iterations: u32,
+        /// `p`.
+        parallelism: u32,
+    },
+    /// `$2a$`, `$2b$` or `$2y$` with a two-digit cost.
+    Bcrypt {
+        /// The cost (log2 of the rounds).
+        cost: u32,
+    },
+}
+
+/// Why a stored hash is never run. The message follows "password_hash" (an import's refusal
+/// reads `password_hash costs more than …`) and never quotes the hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CeilingError {
+    /// Not an Argon2id PHC string (version 19, `m`, `t` and `p` only, salt and tag in
+    /// unpadded base64) or a bcrypt hash.
+    #[error("is not a well-formed Argon2id PHC string or bcrypt hash")]
+    Malformed,
+    /// Argon2i or Argon2d.
+    #[error("is an Argon2 variant other than argon2id")]
+    NotArgon2id,
+    /// `m` above [`CEILING_ARGON2_MEMORY_KIB`].
+    #[error("costs more than the ceiling: Argon2 memory (m) above 65536 KiB")]
+    Memory,
+    /// `t` above [`CEILING_ARGON2_ITERATIONS`].
+    #[error("costs more than the ceiling: Argon2 iterations (t) above 10")]
+    Iterations,
+    /// `p` above [`CEILING_ARGON2_PARALLELISM`].
+    #[error("costs more than the ceiling: Argon2 parallelism (p) above 4")]
+    Parallelism,
+    /// A bcrypt cost above [`CEILING_BCRYPT_COST`].
+    #[error("costs more than the ceiling: bcrypt cost above 14")]
+    BcryptCost,
+}
+
+/// What `stored` is, if it is well formed and within the ceiling; else why not. Reads the
+/// string only: nothing is hashed.
+pub fn hash_within_ceiling(stored: &PasswordHash) -> Result<HashKind, CeilingError> {
+    let hash = stored.as_str();
+    if let Some(rest) = hash.strip_prefix("$argon2id$") {
+        return argon2id_within_ceiling(rest);
+    }
+    if ["$argon2i$", "$argon2d$"]
+        .iter()
+        .any(|p| hash.starts_with(p))
+    {
+        return Err(CeilingError::NotArgon2id);
+    }
+    let Some(rest) = ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .find_map(|prefix| hash.strip_prefix(prefix))
+    else {
+        return Err(CeilingError::Malformed);
+    };
+    let (cost, digest) = rest.split_at_checked(2).ok_or(CeilingError::Malformed)?;
+    let well_formed = cost.bytes().all(|b| b.is_ascii_digit())
+        && digest.strip_prefix('$').is_some_and(|d| {
+            d.len() == 53
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+        });
+    let cost: u32 = cost.parse().map_err(|_| CeilingError::Malformed)?;
+    match cost {
+        _ if !well_formed => Err(CeilingError::Malformed),
+        // bcrypt's own minimum.
+        0..4 => Err(CeilingError::Malformed),
+        4..=CEILING_BCRYPT_COST => Ok(HashKind::Bcrypt { cost }),
+        _ => Err(CeilingError::BcryptCost),
+    }
+}
+
+/// `v=19$m=M,t=T,p=P$<salt>$<tag>`, what follows `$argon2id$`: exactly that shape, decimal
+/// numbers without leading zeros, salt and tag in unpadded base64 of Argon2's minimum length
+/// or more and at most [`MAX_ARGON2_FIELD_BYTES`].
+fn argon2id_within_ceiling(rest: &str) -> Result<HashKind, CeilingError> {
+    use base64::Engine as _;
+    let mut fields = rest.split('$');
+    let (Some("v=19"), Some(params), Some(salt), Some(tag), None) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return Err(CeilingError::Malformed);
+    };
+    let mut params = params.split(',');
+    let mut number = |key: &str| {
+        let digits = params
+            .next()
+            .and_then(|p| p.strip_prefix(key))
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|d| *d == "0" || !d.starts_with('0'))
+            .ok_or(CeilingError::Malformed)?;
+        // All digits: too long for a u64 is simply very large.
+        Ok::<u64, CeilingError>(digits.parse().unwrap_or(u64::MAX))
+    };
+    let (m, t, p) = (number("m=")?, number("t=")?, number("p=")?);
+    if params.next().is_some() {
+        return Err(CeilingError::Malformed);
+    }
+    if m > u64::from(CEILING_ARGON2_MEMORY_KIB) {
+        return Err(CeilingError::Memory);
+    }
+    if t > u64::from(CEILING_ARGON2_ITERATIONS) {
+        return Err(CeilingError::Iterations);
+    }
+    if p > u64::from(CEILING_ARGON2_PARALLELISM) {
+        return Err(CeilingError::Parallelism);
+    }
+    // Argon2's own lower bounds: one pass, one lane, 8 KiB per lane.
+    if t < 1 || p < 1 || m < 8 * p {
+        return Err(CeilingError::Malformed);
+    }
+    let decoded = |field: &str, min: usize| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(field)
+            .ok()
+            .filter(|bytes| (min..=MAX_ARGON2_FIELD_BYTES).contains(&bytes.len()))
+            .ok_or(CeilingError::Malformed)
+    };
+    decoded(salt, 8)?;
+    decoded(tag, 4)?;
+    // Each is at most its ceiling, which fits in u32.
+    Ok(HashKind::Argon2id {
+        memory_kib: u32::try_from(m).map_err(|_| CeilingError::Malformed)?,
+        iterations: u32::try_from(t).map_err(|_| CeilingError::Malformed)?,
+        parallelism: u32::try_from(p).map_err(|_| CeilingError::Malformed)?,
+    })
+}
+
+/// The ceiling as `argon2-rust` holds a decoded string to it, and one worker thread whatever
+/// `p` says: verification runs on the hashing thread that took the job.
+fn argon2_ceiling() -> &'static Params {
+    static CEILING: OnceLock<Params> = OnceLock::new();
+    CEILING.get_or_init(|| {
+        Params::builder()
+            .memory(Memory::kib(u64::from(CEILING_ARGON2_MEMORY_KIB)))
+            .passes(CEILING_ARGON2_ITERATIONS)
+            .lanes(CEILING_ARGON2_PARALLELISM)
+            .threads(1)
+            .tag_len(argon2_rust::params::TagLen::bytes(
+                MAX_ARGON2_FIELD_BYTES as u64,
+            ))
+            .build()
+            .expect("BUG: the ceiling's parameters are valid constants")
+    })
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
     }
 }
 
@@ -191,10 +366,12 @@ impl Hasher {
         self.run(|reply| Job::Hash(password, reply)).await?
     }
 
-    /// Whether `password` is the one `stored` was made from: an Argon2id PHC string (any
-    /// parameters) or a bcrypt hash (`$2a$`/`$2b$`/`$2y$`, imported users). Runs on the
-    /// hashing threads, under the same bounds as [`Hasher::hash`]: a verify costs what a hash
-    /// costs, and must not run on the async executor either.
+    /// Whether `password` is the one `stored` was made from: an Argon2id PHC string or a
+    /// bcrypt hash (`$2a$`/`$2b$`/`$2y$`, imported users), within the ceiling
+    /// ([`hash_within_ceiling`]). Runs on the hashing threads, under the same bounds as
+    /// [`Hasher::hash`]: a verify costs what a hash costs, and must not run on the async
+    /// executor either. A hash above the ceiling, or malformed, is never run: it answers
+    /// [`Verification::Wrong`] at once and the log says why.
     ///
     /// A right password whose stored hash is weaker than the contract's is hashed again in
     /// the same job ([`Verification::Right`] carries the new hash).
@@ -203,6 +380,13 @@ impl Hasher {
         password: CurrentPassword,
         stored: PasswordHash,
     ) -> Result<Verification, HashError> {
+        if let Err(why) = hash_within_ceiling(&stored) {
+            tracing::warn!(
+                reason = %why,
+                "stored password hash not verified: answered as a wrong password"
+            );
+            return Ok(Verification::Wrong);
+        }
         self.run(|reply| Job::Verify(password, stored, reply))
             .await?
     }
@@ -306,22 +490,26 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
     }
 }
 
-/// Whether `password` matches `stored`, an Argon2id PHC string or a bcrypt hash. Anything
-/// else never matches.
+/// Whether `password` matches `stored`, an Argon2id PHC string or a bcrypt hash within the
+/// ceiling. Anything else never matches, and is never run.
 pub fn verify_stored(password: &str, stored: &PasswordHash) -> bool {
-    let hash = stored.as_str();
-    if hash.starts_with("$argon2id$") {
-        verify(password, stored)
-    } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
-        bcrypt::verify(password, hash).unwrap_or(false)
-    } else {
-        false
+    match hash_within_ceiling(stored) {
+        Ok(HashKind::Argon2id { .. }) => verify(password, stored),
+        Ok(HashKind::Bcrypt { .. }) => bcrypt::verify(password, stored.as_str()).unwrap_or(false),
+        Err(_) => false,
     }
 }
 
-/// Whether `password` matches the stored PHC string (parameters are read from the string).
+/// Whether `password` matches the stored PHC string (parameters are read from the string, and
+/// held to the ceiling by the decoder too).
 pub fn verify(password: &str, phc: &PasswordHash) -> bool {
-    Argon2::verify_encoded(phc.as_str(), password.as_bytes(), Algorithm::Argon2id).is_ok()
+    Argon2::verify_encoded_bounded(
+        phc.as_str(),
+        password.as_bytes(),
+        Algorithm::Argon2id,
+        argon2_ceiling(),
+    )
+    .is_ok()
 }
 
 #[cfg(test)]
@@ -342,6 +530,300 @@ mod tests {
         assert_eq!(salt.len(), 22, "16 bytes of salt are 22 base64 characters");
         assert!(verify("correct horse battery", &phc));
         assert!(!verify("correct horse battery!", &phc));
+    }
+
+    const SALT: &str = "c2FsdHNhbHRzYWx0c2FsdA";
+    const TAG: &str = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    const BCRYPT_DIGEST: &str = "R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+
+    fn argon2(variant: &str, params: &str) -> PasswordHash {
+        PasswordHash::from_stored(format!("$argon2{variant}$v=19${params}${SALT}${TAG}"))
+    }
+
+    fn bcrypt_at(prefix: &str, cost: &str) -> PasswordHash {
+        PasswordHash::from_stored(format!("${prefix}${cost}${BCRYPT_DIGEST}"))
+    }
+
+    fn stored(hash: &str) -> PasswordHash {
+        PasswordHash::from_stored(hash.to_owned())
+    }
+
+    fn argon2id_kind(m: u32, t: u32, p: u32) -> Result<HashKind, CeilingError> {
+        Ok(HashKind::Argon2id {
+            memory_kib: m,
+            iterations: t,
+            parallelism: p,
+        })
+    }
+
+    /// Every hash the ceiling refuses, and why (issue #17's first, then one past each bound),
+    /// and what it lets through.
+    fn ceiling_cases() -> Vec<(PasswordHash, Result<HashKind, CeilingError>, &'static str)> {
+        use CeilingError::*;
+        let salt_of = |bytes: usize| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(vec![7u8; bytes])
+        };
+        let with =
+            |salt: &str, tag: &str| stored(&format!("$argon2id$v=19$m=19456,t=2,p=1${salt}${tag}"));
+        vec![
+            (
+                argon2("id", "m=4294967295,t=4294967295,p=16777215"),
+                Err(Memory),
+                "issue #17's Argon2",
+            ),
+            (bcrypt_at("2b", "31"), Err(BcryptCost), "bcrypt cost 31"),
+            (bcrypt_at("2b", "99"), Err(BcryptCost), "bcrypt cost 99"),
+            (
+                stored("$argon2id$v=$$$"),
+                Err(Malformed),
+                "issue #17's malformed Argon2",
+            ),
+            (argon2("i", "m=19456,t=2,p=1"), Err(NotArgon2id), "argon2i"),
+            (argon2("d", "m=19456,t=2,p=1"), Err(NotArgon2id), "argon2d"),
+            (
+                argon2("id", "m=65537,t=2,p=1"),
+                Err(Memory),
+                "m one past the ceiling",
+            ),
+            (
+                argon2("id", "m=19456,t=11,p=1"),
+                Err(Iterations),
+                "t one past",
+            ),
+            (
+                argon2("id", "m=19456,t=2,p=5"),
+                Err(Parallelism),
+                "p one past",
+            ),
+            (bcrypt_at("2b", "15"), Err(BcryptCost), "bcrypt one past"),
+            (
+                argon2("id", "m=99999999999999999999999,t=2,p=1"),
+                Err(Memory),
+                "m past u64",
+            ),
+            (argon2("id", "m=19456,t=0,p=1"), Err(Malformed), "no pass"),
+            (argon2("id", "m=19456,t=2,p=0"), Err(Malformed), "no lane"),
+            (
+                argon2("id", "m=31,t=2,p=4"),
+                Err(Malformed),
+                "less than 8 KiB a lane",
+            ),
+            (
+                argon2("id", "m=019456,t=2,p=1"),
+                Err(Malformed),
+                "a leading zero",
+            ),
+            (argon2("id", "m=+19456,t=2,p=1"), Err(Malformed), "a sign"),
+            (
+                argon2("id", "t=2,m=19456,p=1"),
+                Err(Malformed),
+                "another order",
+            ),
+            (
+                argon2("id", "m=19456,t=2,p=1,keyid=AAAA"),
+                Err(Malformed),
+                "a key id",
+            ),
+            (argon2("id", "m=19456,t=2"), Err(Malformed), "no p"),
+            (
+                stored(&format!("$argon2id$v=16$m=19456,t=2,p=1${SALT}${TAG}")),
+                Err(Malformed),
+                "version 16",
+            ),
+            (
+                stored(&format!("$argon2id$m=19456,t=2,p=1${SALT}${TAG}")),
+                Err(Malformed),
+                "no version",
+            ),
+            (
+                stored(&format!("$argon2id$v=19$m=19456,t=2,p=1${SALT}")),
+                Err(Malformed),
+                "no tag",
+            ),
+            (
+                stored(&format!("$argon2id$v=19$m=19456,t=2,p=1${SALT}${TAG}$")),
+                Err(Malformed),
+                "a field too many",
+            ),
+            (
+                with(&salt_of(7), TAG),
+                Err(Malformed),
+                "a salt under 8 bytes",
+            ),
+            (
+                with(&salt_of(65), TAG),
+                Err(Malformed),
+                "a salt over 64 bytes",
+            ),
+            (
+                with(SALT, &salt_of(3)),
+                Err(Malformed),
+                "a tag under 4 bytes",
+            ),
+            (
+                with(SALT, &salt_of(65)),
+                Err(Malformed),
+                "a tag over 64 bytes",
+            ),
+            (
+                with(&format!("{SALT}=="), TAG),
+                Err(Malformed),
+                "padded base64",
+            ),
+            (
+                with("c2FsdHNh*HRzYWx0c2FsdA", TAG),
+                Err(Malformed),
+                "not base64",
+            ),
+            (
+                bcrypt_at("2b", "03"),
+                Err(Malformed),
+                "bcrypt under its minimum",
+            ),
+            (bcrypt_at("2b", "1"), Err(Malformed), "a one-digit cost"),
+            (bcrypt_at("2x", "10"), Err(Malformed), "bcrypt's 2x"),
+            (
+                stored("$2b$10$short"),
+                Err(Malformed),
+                "a short bcrypt digest",
+            ),
+            (stored("plaintext"), Err(Malformed), "no hash at all"),
+            (stored(""), Err(Malformed), "empty"),
+            (
+                argon2("id", "m=19456,t=2,p=1"),
+                argon2id_kind(19_456, 2, 1),
+                "the contract's",
+            ),
+            (
+                argon2("id", "m=65536,t=10,p=4"),
+                argon2id_kind(65_536, 10, 4),
+                "at the ceiling",
+            ),
+            (
+                argon2("id", "m=8,t=1,p=1"),
+                argon2id_kind(8, 1, 1),
+                "the least Argon2 allows",
+            ),
+            (
+                with(&salt_of(64), &salt_of(64)),
+                argon2id_kind(19_456, 2, 1),
+                "64-byte salt and tag",
+            ),
+            (
+                bcrypt_at("2b", "04"),
+                Ok(HashKind::Bcrypt { cost: 4 }),
+                "bcrypt's least",
+            ),
+            (
+                bcrypt_at("2a", "12"),
+                Ok(HashKind::Bcrypt { cost: 12 }),
+                "2a",
+            ),
+            (
+                bcrypt_at("2y", "14"),
+                Ok(HashKind::Bcrypt { cost: 14 }),
+                "2y at the ceiling",
+            ),
+        ]
+    }
+
+    #[test]
+    fn stored_hashes_are_held_to_the_ceiling_with_a_reason() {
+        for (hash, expected, why) in ceiling_cases() {
+            let found = hash_within_ceiling(&hash);
+            assert_eq!(found, expected, "{why}");
+            if let Err(error) = found {
+                let reason = error.to_string();
+                assert!(!reason.contains('$'), "{why}: the reason quotes no hash");
+            }
+        }
+    }
+
+    #[test]
+    fn only_argon2id_with_the_contracts_parameters_needs_no_upgrade() {
+        let cases = [
+            (argon2("id", "m=19456,t=2,p=1"), false, "the contract's"),
+            (argon2("id", "m=65536,t=3,p=4"), true, "stronger but other"),
+            (argon2("id", "m=8,t=1,p=1"), true, "weaker"),
+            (argon2("id", "m=19456,t=3,p=1"), true, "another t"),
+            (argon2("id", "m=19456,t=2,p=2"), true, "another p"),
+            (bcrypt_at("2b", "12"), true, "bcrypt"),
+            (bcrypt_at("2b", "31"), true, "above the ceiling"),
+            (stored("$argon2id$v=$$$"), true, "malformed"),
+        ];
+        for (hash, expected, why) in cases {
+            assert_eq!(hash.needs_upgrade(), expected, "{why}");
+        }
+    }
+
+    #[tokio::test]
+    async fn verify_answers_false_at_once_for_any_hash_the_ceiling_refuses() {
+        let hasher = Hasher::new(1);
+        for (hash, expected, why) in ceiling_cases() {
+            if expected.is_ok() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let verified = hasher
+                .verify(
+                    CurrentPassword::parse("any-password").unwrap(),
+                    hash.clone(),
+                )
+                .await;
+            assert!(
+                matches!(verified, Ok(Verification::Wrong)),
+                "{why}: {verified:?}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_millis(50),
+                "{why}: at once, not after {:?}",
+                started.elapsed()
+            );
+            assert!(!verify_stored("any-password", &hash), "{why}");
+        }
+        assert_eq!(hasher.jobs_started(), 0, "nothing was queued");
+    }
+
+    #[tokio::test]
+    async fn hashes_within_the_ceiling_still_verify_whatever_their_parameters() {
+        let hasher = Hasher::new(1);
+        // (m, t, p): the ceiling's t and p, cheap on memory; and bcrypt at its least cost.
+        for (m, t, p) in [(32, 10, 4), (19_456, 2, 1), (64, 1, 2)] {
+            let params = Params::builder()
+                .memory(Memory::kib(m))
+                .passes(t)
+                .lanes(p)
+                .build()
+                .unwrap();
+            let phc = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_encoded(b"right password", b"sixteen byte salt")
+                .unwrap();
+            let phc = PasswordHash::from_stored(phc);
+            for (password, expected) in [("right password", true), ("wrong password", false)] {
+                let verified = hasher
+                    .verify(CurrentPassword::parse(password).unwrap(), phc.clone())
+                    .await;
+                assert_eq!(
+                    matches!(verified, Ok(Verification::Right { .. })),
+                    expected,
+                    "m={m} t={t} p={p} {password}"
+                );
+            }
+        }
+        let bcrypt = PasswordHash::from_stored(bcrypt::hash("right password", 4).unwrap());
+        let verified = hasher
+            .verify(CurrentPassword::parse("right password").unwrap(), bcrypt)
+            .await
+            .unwrap();
+        let Verification::Right {
+            rehash: Some(rehash),
+        } = verified
+        else {
+            panic!("bcrypt verifies, and is upgraded: {verified:?}");
+        };
+        assert!(!rehash.needs_upgrade(), "the contract's parameters");
+        assert!(verify("right password", &rehash));
     }
 
     #[tokio::test]

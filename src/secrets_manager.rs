@@ -1,7 +1,10 @@
-//! The session secret from AWS Secrets Manager instead of a plain environment variable:
+//! The session secrets from AWS Secrets Manager instead of plain environment variables:
 //! `SESSION_SECRET_ID` (or `NUXT_SESSION_PASSWORD_ID` with `SESSION_FORMAT=nuxt`) names the
-//! secret, and a deployed function reads it once per cold start, with the same SDK
-//! configuration (HTTPS client, timeouts, retries, credentials) as its DynamoDB client.
+//! secret holding the current one, and `SESSION_SECRET_PREVIOUS_ID` (or
+//! `NUXT_SESSION_PASSWORD_PREVIOUS_ID`) the one holding the older ones still accepted during a
+//! rotation, comma-separated, possibly none. A deployed function reads them once per cold
+//! start, with the same SDK configuration (HTTPS client, timeouts, retries, credentials) as its
+//! DynamoDB client.
 //!
 //! A secret that cannot be read stops the start with one line naming the variable and the
 //! error's code, never the secret's id or value.
@@ -11,10 +14,11 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::secret_variable;
 
-/// Where the current session secret is kept when a variable like `SESSION_SECRET_ID` says so.
+/// Where a session secret is kept when a variable like `SESSION_SECRET_ID` says so.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretReference {
-    /// The setting the secret stands for: `SESSION_SECRET` or `NUXT_SESSION_PASSWORD`.
+    /// The setting the secret stands for: `SESSION_SECRET` or `NUXT_SESSION_PASSWORD`, or
+    /// their `_PREVIOUS` lists.
     variable: &'static str,
     /// The secret's name or ARN.
     secret_id: String,
@@ -27,10 +31,37 @@ impl std::fmt::Debug for SecretReference {
 }
 
 impl SecretReference {
-    /// The reference the settings make, if any. Setting both the secret and its id is
-    /// refused: one of them would be silently ignored.
+    /// Where the current secret is kept, if the settings say. Setting both the secret and its
+    /// id is refused: one of them would be silently ignored.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
         let variable = secret_variable(&lookup);
+        Self::named(&lookup, variable)
+    }
+
+    /// Where the previous secrets are kept (`SESSION_SECRET_PREVIOUS_ID`,
+    /// `NUXT_SESSION_PASSWORD_PREVIOUS_ID`), if the settings say; refused beside the plain
+    /// list as [`SecretReference::from_lookup`] is.
+    pub fn previous_from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, String> {
+        let variable = match secret_variable(&lookup) {
+            "NUXT_SESSION_PASSWORD" => "NUXT_SESSION_PASSWORD_PREVIOUS",
+            _ => "SESSION_SECRET_PREVIOUS",
+        };
+        Self::named(&lookup, variable)
+    }
+
+    /// Every secret kept in Secrets Manager: the current one's first.
+    pub fn all_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Vec<Self>, String> {
+        let current = Self::from_lookup(&lookup)?;
+        let previous = Self::previous_from_lookup(&lookup)?;
+        Ok(current.into_iter().chain(previous).collect())
+    }
+
+    fn named(
+        lookup: &impl Fn(&str) -> Option<String>,
+        variable: &'static str,
+    ) -> Result<Option<Self>, String> {
         let id_variable = format!("{variable}_ID");
         let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         match (set(&id_variable), set(variable)) {
@@ -45,14 +76,20 @@ impl SecretReference {
         }
     }
 
-    /// The setting the secret stands for (`SESSION_SECRET`, `NUXT_SESSION_PASSWORD`).
+    /// The setting the secret stands for (`SESSION_SECRET`, `SESSION_SECRET_PREVIOUS`, ...).
     pub fn variable(&self) -> &'static str {
         self.variable
     }
 
-    /// The variable naming the secret (`SESSION_SECRET_ID`, `NUXT_SESSION_PASSWORD_ID`).
+    /// The variable naming the secret (`SESSION_SECRET_ID`, `SESSION_SECRET_PREVIOUS_ID`, ...).
     pub fn id_variable(&self) -> String {
         format!("{}_ID", self.variable)
+    }
+
+    /// Whether the secret may hold nothing: a list of previous secrets may be empty (a
+    /// deployment that has never rotated, or has retired the last old one).
+    fn may_be_empty(&self) -> bool {
+        self.variable.ends_with("_PREVIOUS")
     }
 
     /// The secret's current value (`GetSecretValue`, its `SecretString`).
@@ -78,7 +115,7 @@ impl SecretReference {
             })?;
         answer
             .secret_string
-            .filter(|value| !value.is_empty())
+            .filter(|value| self.may_be_empty() || !value.is_empty())
             .ok_or_else(|| {
                 format!(
                     "{}: the secret it names has no string value",
@@ -139,6 +176,78 @@ mod tests {
                 expected,
                 "{why}"
             );
+        }
+    }
+
+    #[test]
+    fn the_previous_secrets_may_be_kept_in_secrets_manager_too() {
+        type Vars = &'static [(&'static str, &'static str)];
+        type Found = Result<Vec<&'static str>, &'static str>;
+        // (settings, expected id variables or refusal, why)
+        let cases: [(Vars, Found, &str); 6] = [
+            (
+                &[("SESSION_SECRET_PREVIOUS_ID", "previous")],
+                Ok(vec!["SESSION_SECRET_PREVIOUS_ID"]),
+                "the previous ones only",
+            ),
+            (
+                &[
+                    ("SESSION_SECRET_ID", "current"),
+                    ("SESSION_SECRET_PREVIOUS_ID", "previous"),
+                ],
+                Ok(vec!["SESSION_SECRET_ID", "SESSION_SECRET_PREVIOUS_ID"]),
+                "both, the current first",
+            ),
+            (
+                &[
+                    ("SESSION_FORMAT", "nuxt"),
+                    ("NUXT_SESSION_PASSWORD_ID", "current"),
+                    ("NUXT_SESSION_PASSWORD_PREVIOUS_ID", "previous"),
+                    ("SESSION_SECRET_PREVIOUS_ID", "not this format's"),
+                ],
+                Ok(vec![
+                    "NUXT_SESSION_PASSWORD_ID",
+                    "NUXT_SESSION_PASSWORD_PREVIOUS_ID",
+                ]),
+                "the Nuxt format's",
+            ),
+            (
+                &[("SESSION_SECRET_PREVIOUS_ID", " ")],
+                Ok(vec![]),
+                "a blank id is none",
+            ),
+            (
+                &[
+                    ("SESSION_SECRET_PREVIOUS", "plain-previous"),
+                    ("SESSION_SECRET_PREVIOUS_ID", "previous"),
+                ],
+                Err(
+                    "both SESSION_SECRET_PREVIOUS and SESSION_SECRET_PREVIOUS_ID are set: set only one of them",
+                ),
+                "the plain list and its id",
+            ),
+            (
+                &[
+                    ("SESSION_FORMAT", "nuxt"),
+                    ("NUXT_SESSION_PASSWORD_PREVIOUS", "plain-previous"),
+                    ("NUXT_SESSION_PASSWORD_PREVIOUS_ID", "previous"),
+                ],
+                Err(
+                    "both NUXT_SESSION_PASSWORD_PREVIOUS and NUXT_SESSION_PASSWORD_PREVIOUS_ID are set: set only one of them",
+                ),
+                "the Nuxt plain list and its id",
+            ),
+        ];
+        for (vars, expected, why) in cases {
+            let found = SecretReference::all_from_lookup(lookup(vars)).map(|all| {
+                all.iter()
+                    .map(SecretReference::id_variable)
+                    .collect::<Vec<_>>()
+            });
+            let expected = expected
+                .map(|ids| ids.into_iter().map(str::to_owned).collect::<Vec<_>>())
+                .map_err(str::to_owned);
+            assert_eq!(found, expected, "{why}");
         }
     }
 

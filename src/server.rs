@@ -95,11 +95,23 @@ pub async fn handle_incoming(ctx: &AppContext, request: Request<Incoming>) -> Re
 
 /// How long a client may take to send a request's head (a slowloris trickles it).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body, counted from the end of its head. The
+/// largest body the endpoint takes (16 KiB) crosses even a slow mobile link in well under a
+/// second; a client that trickles it is disconnected. Never more than the request deadline
+/// (`REQUEST_DEADLINE_MS`), which bounds it when set lower.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a kept-alive connection may wait for its next request (or a new one for its
 /// first) before it is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections served at once; past it the server stops accepting until one closes.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections served at once; past it the server stops accepting until one closes. Well above
+/// the 1,000 slow clients one attacker on one machine can easily hold open at a time (each is
+/// cut off within [`BODY_READ_TIMEOUT`] or [`HEADER_READ_TIMEOUT`]), so others still get in.
+/// Lowered to what the open-files limit allows (see [`FILES_KEPT_FREE`]).
+pub const MAX_CONNECTIONS: usize = 4096;
+/// File descriptors kept out of the connection cap, for the listener, the runtime, standard
+/// streams and the DynamoDB client's connections: at the cap, accepting must not fail for
+/// want of a descriptor (it would leave every new client waiting in the backlog).
+pub const FILES_KEPT_FREE: usize = 128;
 /// How long a shutdown waits for requests in flight (past the default request deadline).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -110,6 +122,8 @@ pub struct ServerLimits {
     /// See [`HEADER_READ_TIMEOUT`]. hyper's timer for it runs whenever a connection waits for
     /// a request head, idle time included, so it also caps [`ServerLimits::idle_timeout`].
     pub header_read_timeout: Duration,
+    /// See [`BODY_READ_TIMEOUT`]; the request deadline bounds it when shorter.
+    pub body_read_timeout: Duration,
     /// See [`IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
     /// See [`MAX_CONNECTIONS`].
@@ -122,6 +136,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
             idle_timeout: IDLE_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             shutdown_grace: SHUTDOWN_GRACE,
@@ -151,7 +166,14 @@ pub async fn serve_with(
     let ids = Arc::new(RequestIds::new());
     let max_connections = limits
         .max_connections
+        .min(connections_the_files_limit_allows())
         .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    if max_connections < limits.max_connections {
+        tracing::warn!(
+            max_connections,
+            "the open-files limit (ulimit -n) lowers the connection cap"
+        );
+    }
     let slots = Arc::new(Semaphore::new(max_connections));
     let (stopping, stop) = watch::channel(false);
     loop {
@@ -199,6 +221,27 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// How many connections the open-files limit leaves room for, after raising its soft value to
+/// the hard one (what a shell's default of 1024 usually allows). Where the limit cannot be
+/// read, no bound beyond the configured cap.
+fn connections_the_files_limit_allows() -> usize {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => usize::try_from(files)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(FILES_KEPT_FREE),
+        Err(error) => {
+            tracing::warn!(%error, "the open-files limit could not be read");
+            usize::MAX
+        }
+    }
+}
+
+/// A request whose body did not arrive within its time: the connection is closed without an
+/// answer (the client is not reading one while it is still sending).
+#[derive(Debug, thiserror::Error)]
+#[error("request body not received within the deadline")]
+struct BodyTimedOut;
+
 /// One accepted connection and what its requests share.
 struct Connection {
     ctx: Arc<AppContext>,
@@ -229,13 +272,27 @@ impl Connection {
             request.extensions_mut().insert(id);
             request.extensions_mut().insert(client_ip.clone());
             let in_flight = Busy::enter(&tracked);
+            // Neither the header timeout nor the idle timer runs while a body is read, and the
+            // handler's deadline starts once it has arrived: this bounds the time between.
+            let body_timeout = limits.body_read_timeout.min(ctx.config.request_deadline);
             async move {
-                let mut response = handle_incoming(&ctx, request).await;
+                let (parts, body) = request.into_parts();
+                let Ok(body) = tokio::time::timeout(body_timeout, read_bounded(body)).await else {
+                    let extensions = &parts.extensions;
+                    tracing::warn!(
+                        request_id = extensions.get::<RequestId>().map(|id| id.0.as_str()),
+                        client_ip = extensions.get::<ClientIp>().map(|ip| ip.0.as_str()),
+                        "request body not received within the deadline: disconnected"
+                    );
+                    // An error from the service makes hyper close the connection.
+                    return Err(BodyTimedOut);
+                };
+                let mut response = handle(&ctx, Request::from_parts(parts, body)).await;
                 drop(in_flight);
                 if let Some(id) = id_header {
                     response.headers_mut().insert("x-request-id", id);
                 }
-                Ok::<_, std::convert::Infallible>(response.map(|b| Full::new(Bytes::from(b))))
+                Ok(response.map(|b| Full::new(Bytes::from(b))))
             }
         });
         let connection = http1::Builder::new()

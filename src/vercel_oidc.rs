@@ -20,9 +20,19 @@ use http::HeaderMap;
 pub const TOKEN_HEADER: &str = "x-vercel-oidc-token";
 
 /// The newest OIDC token the function has seen, shared between the Vercel door (which takes
-/// it from each request) and the credentials provider (which spends it).
+/// it from each request) and the credentials provider (which spends it). A token replaces the
+/// one kept only when it is a JWT that has not expired and names the issuer and subject of the
+/// first token kept: a request cannot swap in a malformed token, or one for another project.
 #[derive(Clone, Default)]
-pub struct OidcToken(Arc<RwLock<Option<String>>>);
+pub struct OidcToken(Arc<RwLock<Kept>>);
+
+/// The token kept, and whose it must be.
+#[derive(Default)]
+struct Kept {
+    token: Option<String>,
+    /// `iss` and `sub` of the first token kept.
+    identity: Option<(String, String)>,
+}
 
 impl std::fmt::Debug for OidcToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,30 +40,150 @@ impl std::fmt::Debug for OidcToken {
     }
 }
 
+/// What the slot needs of a token's claims (its signature is STS's to check).
+#[derive(Debug, PartialEq)]
+struct Claims {
+    iss: String,
+    sub: String,
+    /// Seconds since the epoch (a JWT `NumericDate`, which may have a fraction).
+    exp: f64,
+}
+
+/// Why a token was not kept; logged, never the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Ignored {
+    #[error("not a JWT: three base64url parts are expected")]
+    NotThreeParts,
+    #[error("not a JWT: its header or payload is not a JSON object")]
+    NotJson,
+    #[error("its payload lacks iss, sub or exp")]
+    MissingClaims,
+    #[error("it has expired")]
+    Expired,
+    #[error("its issuer or subject differs from the first token's")]
+    OtherIdentity,
+}
+
+impl Claims {
+    /// `header.payload.signature`, each part base64url without padding, the first two JSON
+    /// objects, the payload with string `iss` and `sub` and a numeric `exp`.
+    fn parse(token: &str) -> Result<Self, Ignored> {
+        use base64::Engine as _;
+        let decode = |part: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+                .filter(|bytes| !bytes.is_empty())
+        };
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header, payload, signature] = parts[..] else {
+            return Err(Ignored::NotThreeParts);
+        };
+        let (Some(header), Some(payload), Some(_)) =
+            (decode(header), decode(payload), decode(signature))
+        else {
+            return Err(Ignored::NotThreeParts);
+        };
+        let object = |bytes: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(bytes)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .ok_or(Ignored::NotJson)
+        };
+        object(&header)?;
+        let payload = object(&payload)?;
+        let text = |name: &str| {
+            payload[name]
+                .as_str()
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        match (text("iss"), text("sub"), payload["exp"].as_f64()) {
+            (Some(iss), Some(sub), Some(exp)) => Ok(Self { iss, sub, exp }),
+            _ => Err(Ignored::MissingClaims),
+        }
+    }
+}
+
+/// Seconds since the epoch.
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
+}
+
 impl OidcToken {
-    /// A slot holding `initial` (`VERCEL_OIDC_TOKEN`, under `vercel dev`), if any.
+    /// A slot holding `initial` (`VERCEL_OIDC_TOKEN`, under `vercel dev`), if it is one the
+    /// slot would take from a request.
     pub fn new(initial: Option<String>) -> Self {
-        Self(Arc::new(RwLock::new(initial.filter(|t| !t.is_empty()))))
+        let slot = Self::default();
+        if let Some(token) = initial.filter(|t| !t.is_empty()) {
+            slot.offer(&token, now_seconds(), "VERCEL_OIDC_TOKEN");
+        }
+        slot
     }
 
-    /// Takes the token out of a request's headers and keeps it if it is new. The header is
-    /// removed either way: the token is a credential, and nothing after the door needs it.
+    /// Takes the token out of a request's headers and keeps it if it is new and acceptable.
+    /// The header is removed either way: the token is a credential, and nothing after the
+    /// door needs it.
     pub fn take_from(&self, headers: &mut HeaderMap) {
+        self.take_from_at(headers, now_seconds());
+    }
+
+    /// [`OidcToken::take_from`] at `now` (seconds since the epoch).
+    fn take_from_at(&self, headers: &mut HeaderMap, now: f64) {
         let Some(value) = headers.remove(TOKEN_HEADER) else {
             return;
         };
         let Ok(token) = value.to_str() else {
+            tracing::warn!(
+                source = TOKEN_HEADER,
+                reason = "not text",
+                "ignored a Vercel OIDC token: kept the previous one"
+            );
             return;
         };
         if token.is_empty() || self.current().as_deref() == Some(token) {
             return;
         }
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(token.to_owned());
+        self.offer(token, now, TOKEN_HEADER);
     }
 
-    /// The newest token, if one has arrived.
+    /// Keeps `token` if it parses, has not expired at `now` and has the first token's
+    /// identity; else logs why (naming `source`) and keeps what it had.
+    fn offer(&self, token: &str, now: f64, source: &str) {
+        let mut kept = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let accepted = Claims::parse(token).and_then(|claims| {
+            if claims.exp <= now {
+                return Err(Ignored::Expired);
+            }
+            match &kept.identity {
+                Some((iss, sub)) if *iss != claims.iss || *sub != claims.sub => {
+                    Err(Ignored::OtherIdentity)
+                }
+                _ => Ok(claims),
+            }
+        });
+        match accepted {
+            Ok(claims) => {
+                kept.identity.get_or_insert((claims.iss, claims.sub));
+                kept.token = Some(token.to_owned());
+            }
+            Err(why) => tracing::warn!(
+                source,
+                reason = %why,
+                "ignored a Vercel OIDC token: kept the previous one"
+            ),
+        }
+    }
+
+    /// The newest token kept, if one has arrived.
     pub fn current(&self) -> Option<String> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .token
+            .clone()
     }
 }
 
@@ -136,33 +266,155 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    fn test_now() -> f64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    }
+
+    /// A JWT with `payload` (and a header and signature of the usual shape).
+    fn jwt(payload: serde_json::Value) -> String {
+        use base64::Engine as _;
+        let part = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        format!(
+            "{}.{}.{}",
+            part(br#"{"alg":"RS256","typ":"JWT","kid":"k"}"#),
+            part(payload.to_string().as_bytes()),
+            part(b"signature-bytes")
+        )
+    }
+
+    const ISSUER: &str = "https://oidc.vercel.com/team";
+    const SUBJECT: &str = "owner:team:project:app:environment:production";
+
+    fn claims(exp: f64) -> serde_json::Value {
+        serde_json::json!({"iss": ISSUER, "sub": SUBJECT, "aud": "https://vercel.com/team", "exp": exp})
+    }
+
     #[test]
-    fn the_newest_token_wins_and_the_header_goes() {
-        let slot = OidcToken::new(Some("from-the-environment".into()));
-        // (header value, token kept afterwards, why)
-        let cases = [
-            (None, "from-the-environment", "no header: the environment's"),
+    fn a_token_replaces_the_kept_one_only_if_it_is_an_unexpired_jwt_of_the_same_identity() {
+        use base64::Engine as _;
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        let now = test_now();
+        let first = jwt(claims(now + 3600.0));
+        let fresher = jwt(claims(now + 7200.0));
+        let slot = OidcToken::new(Some(first.clone()));
+        assert_eq!(
+            slot.current().as_deref(),
+            Some(first.as_str()),
+            "the environment's"
+        );
+        let other = |field: &str, value: &str| {
+            let mut payload = claims(now + 7200.0);
+            payload[field] = serde_json::json!(value);
+            jwt(payload)
+        };
+        let without = |field: &str| {
+            let mut payload = claims(now + 7200.0);
+            payload.as_object_mut().unwrap().remove(field);
+            jwt(payload)
+        };
+        let header = b64(r#"{"alg":"RS256"}"#);
+        let payload = b64(&claims(now + 7200.0).to_string());
+        // (header value, why); each is refused and the kept token stays.
+        let refused = [
+            ("not-a-jwt".to_owned(), "one part"),
+            (format!("{header}.{payload}"), "two parts"),
+            (format!("{header}.{payload}.c2ln.extra"), "four parts"),
+            (format!("{header}.{payload}."), "an empty signature"),
+            (format!("{header}.{payload}=.c2ln"), "padding"),
+            (format!("{header}.{payload}*.c2ln"), "not base64url"),
             (
-                Some(""),
-                "from-the-environment",
-                "an empty header changes nothing",
+                format!("{header}.{}.c2ln", b64("not json")),
+                "a payload that is not JSON",
             ),
-            (Some("first"), "first", "a request's token replaces it"),
-            (Some("first"), "first", "the same token again"),
-            (Some("second"), "second", "a fresher one replaces it"),
+            (
+                format!("{header}.{}.c2ln", b64("[1,2]")),
+                "a payload that is not an object",
+            ),
+            (
+                format!("{}.{payload}.c2ln", b64("header")),
+                "a header that is not JSON",
+            ),
+            (without("iss"), "no issuer"),
+            (without("sub"), "no subject"),
+            (without("exp"), "no expiry"),
+            (other("exp", "tomorrow"), "an expiry that is not a number"),
+            (jwt(claims(now - 1.0)), "expired"),
+            (
+                other("iss", "https://oidc.vercel.com/someone-else"),
+                "another issuer",
+            ),
+            (
+                other("sub", "owner:team:project:other:environment:production"),
+                "another subject",
+            ),
+            (String::new(), "empty"),
         ];
-        for (header, kept, why) in cases {
+        for (value, why) in refused {
             let mut headers = HeaderMap::new();
             headers.insert("x-other", HeaderValue::from_static("kept"));
-            if let Some(value) = header {
-                headers.insert(TOKEN_HEADER, HeaderValue::from_static(value));
-            }
+            headers.insert(TOKEN_HEADER, HeaderValue::from_str(&value).unwrap());
             slot.take_from(&mut headers);
-            assert_eq!(slot.current().as_deref(), Some(kept), "{why}");
+            assert_eq!(slot.current().as_deref(), Some(first.as_str()), "{why}");
             assert!(!headers.contains_key(TOKEN_HEADER), "{why}: header removed");
             assert_eq!(headers["x-other"], "kept", "{why}");
         }
-        assert_eq!(OidcToken::new(Some(String::new())).current(), None);
+        let mut headers = HeaderMap::new();
+        headers.insert(TOKEN_HEADER, HeaderValue::from_str(&fresher).unwrap());
+        slot.take_from(&mut headers);
+        assert_eq!(
+            slot.current().as_deref(),
+            Some(fresher.as_str()),
+            "a fresher one of the same identity"
+        );
+        let mut headers = HeaderMap::new();
+        slot.take_from(&mut headers);
+        assert_eq!(
+            slot.current().as_deref(),
+            Some(fresher.as_str()),
+            "no header changes nothing"
+        );
         assert_eq!(format!("{slot:?}"), "OidcToken(<redacted>)");
+    }
+
+    #[test]
+    fn the_first_token_kept_sets_the_identity_and_an_unusable_one_sets_nothing() {
+        let now = test_now();
+        // (initial token, kept at start, why)
+        let cases = [
+            (None, None, "no environment token"),
+            (Some(String::new()), None, "an empty one"),
+            (Some("not-a-jwt".to_owned()), None, "a malformed one"),
+            (Some(jwt(claims(now - 60.0))), None, "an expired one"),
+        ];
+        for (initial, kept, why) in cases {
+            let slot = OidcToken::new(initial);
+            assert_eq!(slot.current(), kept, "{why}");
+            // The first request's token, of any identity, is then the first kept.
+            let mut payload = claims(now + 600.0);
+            payload["sub"] = serde_json::json!("owner:team:project:first-seen");
+            let token = jwt(payload);
+            let mut headers = HeaderMap::new();
+            headers.insert(TOKEN_HEADER, HeaderValue::from_str(&token).unwrap());
+            slot.take_from(&mut headers);
+            assert_eq!(
+                slot.current().as_deref(),
+                Some(token.as_str()),
+                "{why}: the request's"
+            );
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                TOKEN_HEADER,
+                HeaderValue::from_str(&jwt(claims(now + 900.0))).unwrap(),
+            );
+            slot.take_from(&mut headers);
+            assert_eq!(
+                slot.current().as_deref(),
+                Some(token.as_str()),
+                "{why}: its subject holds"
+            );
+        }
     }
 }

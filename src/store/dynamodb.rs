@@ -1078,7 +1078,7 @@ fn user_from(id: UserId, item: &HashMap<String, AttributeValue>) -> Option<Store
 /// [`user_from`], the id read from the item's own key.
 fn user_from_keyed(item: &HashMap<String, AttributeValue>) -> Option<StoredUser> {
     let id = string(item, KEY_ATTRIBUTE)?
-        .strip_prefix(USER_PREFIX)?
+        .strip_prefix(USER_KEY_PREFIX)?
         .parse()
         .ok()
         .and_then(UserId::new)?;
@@ -1114,24 +1114,54 @@ fn updated_from(item: &HashMap<String, AttributeValue>) -> Option<Updated> {
     })
 }
 
-/// The prefix of every user item's key.
-const USER_PREFIX: &str = "USER#";
-
-/// The id counter's key.
-const COUNTER_KEY: &str = "COUNTER#users";
-
 /// A user key no user has (ids start at 1): where an unknown address's sign-in reserves its
 /// attempt, so that it costs the same calls as a known one's and writes nothing.
 const ABSENT_USER_KEY: &str = "USER#0";
 
+/// A kind of partition key the code uses: a prefix followed by a value, or one fixed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPrefix {
+    /// Every key that starts so, e.g. `USER#` for `USER#7`.
+    Prefix(&'static str),
+    /// Exactly this key.
+    Exact(&'static str),
+}
+
+impl KeyPrefix {
+    /// The `dynamodb:LeadingKeys` pattern (IAM `StringLike`) that allows these keys and no
+    /// other: `USER#*`, or the fixed key itself.
+    pub fn leading_keys_pattern(self) -> String {
+        match self {
+            Self::Prefix(prefix) => format!("{prefix}*"),
+            Self::Exact(key) => key.to_owned(),
+        }
+    }
+}
+
+/// Users: `USER#<id>`.
+pub const USER_KEY_PREFIX: &str = "USER#";
+/// Address claims: `EMAIL#<normalized address>`.
+pub const EMAIL_KEY_PREFIX: &str = "EMAIL#";
+/// The id counter's one key.
+pub const COUNTER_KEY: &str = "COUNTER#users";
+
+/// Every kind of partition key the code reads or writes. `template.yaml` grants the
+/// functions these and no other (`dynamodb:LeadingKeys`); tests/template.rs checks that the
+/// two agree, and that every key written in this file is one of them.
+pub const KEY_PREFIXES: [KeyPrefix; 3] = [
+    KeyPrefix::Prefix(USER_KEY_PREFIX),
+    KeyPrefix::Prefix(EMAIL_KEY_PREFIX),
+    KeyPrefix::Exact(COUNTER_KEY),
+];
+
 /// `USER#<id>`.
 pub fn user_key(id: UserId) -> String {
-    format!("{USER_PREFIX}{id}")
+    format!("{USER_KEY_PREFIX}{id}")
 }
 
 /// `EMAIL#<normalized address>`.
 pub fn email_key(normalized: &str) -> String {
-    format!("EMAIL#{normalized}")
+    format!("{EMAIL_KEY_PREFIX}{normalized}")
 }
 
 fn s(value: &str) -> AttributeValue {

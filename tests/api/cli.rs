@@ -27,7 +27,12 @@ impl Drop for Served {
 
 /// Runs `neptun serve --addr 127.0.0.1:0 ARGS` and reads stdout up to the listening line.
 fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
-    let mut command = Command::new(BIN);
+    serve_by(Command::new(BIN), args, env)
+}
+
+/// [`serve`] through `command`, which runs `neptun` (directly, or through a shell that sets
+/// limits first) with the arguments it is given.
+fn serve_by(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Served {
     command
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -225,6 +230,68 @@ async fn serve_stops_on_sigterm_with_status_0_after_answering_the_request_in_fli
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_others_while_more_clients_trickle_than_a_default_files_limit_allows() {
+    use std::time::{Duration, Instant};
+    // More than a shell's usual soft limit of 1024 open files leaves room for, with the
+    // server's own descriptors. This test process needs one per trickler too.
+    const TRICKLERS: usize = 1100;
+    let hard = rlimit::Resource::NOFILE.get_hard().unwrap();
+    let ours = rlimit::increase_nofile_limit(u64::MAX).unwrap();
+    if hard < 4096 || ours < 2 * TRICKLERS as u64 {
+        eprintln!("SKIPPED: the hard open-files limit ({hard}) leaves no room to show this");
+        return;
+    }
+    // The server starts with the soft limit at 1024 and the hard one as it is.
+    let mut command = Command::new("sh");
+    command.args(["-c", r#"ulimit -S -n 1024 && exec "$0" "$@""#, BIN]);
+    let served = serve_by(
+        command,
+        &["--seed", "a@example.com:password-a"],
+        &[("REQUEST_DEADLINE_MS", "3000")],
+    );
+    let cookie = served.lines[0]["cookie"].as_str().unwrap().to_owned();
+    let host = served.url.trim_start_matches("http://").to_owned();
+    let tricklers = common::raw_http::start_tricklers(
+        &host,
+        TRICKLERS,
+        Duration::from_millis(300),
+        Duration::from_secs(20),
+    )
+    .await;
+    // Every trickler has sent its head and a byte or two more before the ordinary request.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let asked = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        patch(&served.url, 1, &cookie, r#"{"email":"b@example.com"}"#),
+    )
+    .await;
+    let answered_after = asked.elapsed();
+
+    assert_eq!(
+        answer.ok(),
+        Some((
+            200,
+            json!({"user": {"id": 1, "primary_email": "b@example.com"}})
+        )),
+        "answered while {TRICKLERS} trickle"
+    );
+    assert!(
+        answered_after < Duration::from_secs(1),
+        "within a second: {answered_after:?}"
+    );
+    for trickler in tricklers {
+        let (closed_after, sent) = trickler.await.unwrap();
+        assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+        assert!(
+            closed_after < Duration::from_secs(6),
+            "disconnected after the deadline: {closed_after:?}"
+        );
+    }
 }
 
 #[test]
@@ -567,6 +634,47 @@ fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
         serde_json::from_slice::<Value>(&output.stdout).unwrap(),
         json!({"imported": 2, "skipped": 0, "refused": 0, "without_password": 0})
     );
+}
+
+#[test]
+fn user_import_refuses_each_hash_above_the_ceiling_or_malformed_with_its_line_and_reason() {
+    let hostile = common::hostile_hashes();
+    let mut lines: Vec<String> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, (hash, _))| {
+            json!({"id": i + 1, "primary_email": format!("user{i}@example.com"), "password_hash": hash})
+                .to_string()
+        })
+        .collect();
+    lines.push(
+        json!({"id": 99, "primary_email": "fine@example.com", "password_hash": BCRYPT}).to_string(),
+    );
+
+    let (code, summary, stderr) = import(
+        &lines,
+        &["--store", "memory"],
+        &[("SESSION_SECRET", SECRET)],
+    );
+
+    assert_eq!(
+        (code, summary),
+        (
+            1,
+            json!({"imported": 1, "skipped": 0, "refused": hostile.len()})
+        ),
+        "{stderr}"
+    );
+    for (i, (hash, reason)) in hostile.iter().enumerate() {
+        let expected = format!("line {}: refused: password_hash {reason}", i + 1);
+        assert!(
+            stderr.lines().any(|line| line.ends_with(&expected)),
+            "{hash}: {expected:?} in {stderr}"
+        );
+    }
+    for hash in ["$2b$", "$argon2"] {
+        assert!(!stderr.contains(hash), "no hash in the report: {stderr}");
+    }
 }
 
 #[tokio::test]

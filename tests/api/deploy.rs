@@ -1177,6 +1177,122 @@ async fn both_binaries_read_the_session_secret_from_secrets_manager_once_per_sta
     }
 }
 
+#[tokio::test]
+async fn both_binaries_accept_the_previous_secrets_kept_in_secrets_manager() {
+    const PREVIOUS_ARN: &str =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:neptun-session-previous-AbCdEf";
+    const OLDEST: &str = "the-oldest-secret-still-listed-in-the-rotation";
+    let Some((user, mut env, _app)) = deployment().await else {
+        return;
+    };
+    // The user's cookie is signed with a previous secret, which only the secret that
+    // SESSION_SECRET_PREVIOUS_ID names holds: a 200 means the function read that list.
+    let old_app = spawn_app_with(config(&[("SESSION_SECRET", PREVIOUS_SECRET)])).await;
+    let old_cookie = old_app.cookie_for(user.id, &user.email, 1);
+    let secrets = AwsStandIn::start(SecretAnswer::ById(vec![
+        (
+            SECRET_ARN.to_owned(),
+            SecretAnswer::Value(SECRET.to_owned()),
+        ),
+        (
+            PREVIOUS_ARN.to_owned(),
+            SecretAnswer::Value(format!("{OLDEST},{PREVIOUS_SECRET}")),
+        ),
+    ]))
+    .await;
+    secret_kept_in_secrets_manager(&mut env, &secrets.url);
+    env.push((
+        "SESSION_SECRET_PREVIOUS_ID".to_owned(),
+        PREVIOUS_ARN.to_owned(),
+    ));
+    let id = user.id.to_string();
+    let current_only = neptun_users::SessionKeys::new(&config(&[]));
+
+    let lambda_log = LogFile::new("lambda-previous-secret");
+    let api = RuntimeApi::start().await;
+    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, lambda_log.stdio());
+    let body = json!({ "email": "previous-lambda@example.com" }).to_string();
+    let response = api.invoke(v2_event(&id, &old_cookie, &body)).await.unwrap();
+    drop(lambda);
+    assert_eq!(
+        (
+            response["statusCode"].as_u64().unwrap(),
+            serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap()
+        ),
+        (
+            200,
+            json!({"user": {"id": user.id, "primary_email": "previous-lambda@example.com"}})
+        ),
+        "Lambda: {response}"
+    );
+    let refreshed = response["cookies"][0]
+        .as_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(
+        current_only
+            .verify([refreshed], neptun_users::session::unix_now_ms())
+            .is_ok(),
+        "Lambda: the refreshed cookie is signed with the current secret"
+    );
+
+    let vercel_log = LogFile::new("vercel-previous-secret");
+    let (vercel, url) = start_vercel_logging_to(&env, vercel_log.stdio()).await;
+    let response = reqwest::Client::new()
+        .patch(format!("{url}/api/users/{id}"))
+        .header("cookie", &old_cookie)
+        .header("content-type", "application/json")
+        .body(json!({ "email": "previous-vercel@example.com" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let refreshed = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap().to_owned());
+    let body: Value = response.json().await.unwrap();
+    drop(vercel);
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"user": {"id": user.id, "primary_email": "previous-vercel@example.com"}})
+        ),
+        "Vercel"
+    );
+    assert!(
+        current_only
+            .verify(
+                [refreshed.unwrap().as_str()],
+                neptun_users::session::unix_now_ms()
+            )
+            .is_ok(),
+        "Vercel: the refreshed cookie is signed with the current secret"
+    );
+
+    let reads: Vec<Value> = secrets
+        .calls_of("GetSecretValue")
+        .iter()
+        .map(|read| serde_json::from_str(&read.body).unwrap())
+        .collect();
+    let asked: Vec<&str> = reads
+        .iter()
+        .map(|read| read["SecretId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        asked,
+        [SECRET_ARN, PREVIOUS_ARN, SECRET_ARN, PREVIOUS_ARN],
+        "each secret once per start, none per request"
+    );
+    for (door, logs) in [("Lambda", lambda_log.read()), ("Vercel", vercel_log.read())] {
+        assert_no_secret_in(&logs, &[SECRET, PREVIOUS_SECRET, OLDEST], door);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_binaries_refuse_to_start_when_the_secret_cannot_be_read() {
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1290,6 +1406,28 @@ const ACCESS_KEYS: [&str; 3] = [
     "AWS_SESSION_TOKEN",
 ];
 
+/// A token shaped as Vercel's OIDC tokens are (a JWT, one hour to live, the project's issuer
+/// and subject), unique by `jti`; the stand-in STS does not check its signature.
+fn vercel_oidc_token(jti: &str) -> String {
+    use base64::Engine as _;
+    let part = |json: Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string().as_bytes())
+    };
+    let exp = neptun_users::session::unix_now() + 3600;
+    format!(
+        "{}.{}.{}",
+        part(json!({"alg": "RS256", "typ": "JWT", "kid": "stand-in"})),
+        part(json!({
+            "iss": "https://oidc.vercel.com/neptun",
+            "sub": "owner:neptun:project:users:environment:production",
+            "aud": "https://vercel.com/neptun",
+            "exp": exp,
+            "jti": jti,
+        })),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("signature-{jti}"))
+    )
+}
+
 #[tokio::test]
 async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
     let Some((user, mut env, _app)) = deployment().await else {
@@ -1316,17 +1454,23 @@ async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
     let (vercel, url) = start_vercel_as(without_keys(), &env, log.stdio()).await;
     let client = reqwest::Client::new();
     let internal = error_body(500, "Internal server error.", None);
+    let (first, fresher) = (vercel_oidc_token("1"), vercel_oidc_token("2"));
     // (why, the request's x-vercel-oidc-token, expected status)
     let cases = [
         ("before any token there are no credentials", None, 500),
         (
+            "a malformed token is not kept, nor traded",
+            Some("vercel-oidc-token-malformed"),
+            500,
+        ),
+        (
             "the first token buys credentials",
-            Some("vercel-oidc-token-1"),
+            Some(first.as_str()),
             200,
         ),
         (
             "a fresher token while they are cached",
-            Some("vercel-oidc-token-2"),
+            Some(fresher.as_str()),
             200,
         ),
     ];
@@ -1360,17 +1504,22 @@ async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
             .collect();
     assert_eq!(asked["RoleArn"], role);
     assert_eq!(asked["RoleSessionName"], "neptun-users");
-    assert_eq!(asked["WebIdentityToken"], "vercel-oidc-token-1");
+    assert_eq!(asked["WebIdentityToken"], first);
     let logs = log.read();
     assert!(
         logs.contains("enable OIDC federation in the Vercel project's settings"),
         "the missing token is explained: {logs:.3000}"
     );
+    assert!(
+        logs.contains("ignored a Vercel OIDC token"),
+        "the malformed token is logged: {logs:.3000}"
+    );
     assert_no_secret_in(
         &logs,
         &[
-            "vercel-oidc-token-1",
-            "vercel-oidc-token-2",
+            "vercel-oidc-token-malformed",
+            &first,
+            &fresher,
             "stand-in-secret-access-key",
             "stand-in-session-token",
         ],
@@ -1378,10 +1527,8 @@ async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
     );
 
     // Under `vercel dev` the token comes in VERCEL_OIDC_TOKEN, before any request.
-    env.push((
-        "VERCEL_OIDC_TOKEN".to_owned(),
-        "token-from-vercel-dev".to_owned(),
-    ));
+    let from_vercel_dev = vercel_oidc_token("vercel-dev");
+    env.push(("VERCEL_OIDC_TOKEN".to_owned(), from_vercel_dev.clone()));
     let (vercel, url) = start_vercel_as(without_keys(), &env, Stdio::null()).await;
     let response = client
         .patch(format!("{url}/api/users/{}", user.id))
@@ -1399,11 +1546,9 @@ async fn the_vercel_binary_trades_vercels_oidc_token_for_aws_credentials() {
     drop(vercel);
     let assumed = sts.calls_of("AssumeRoleWithWebIdentity");
     assert_eq!(assumed.len(), 2);
-    assert!(
-        assumed[1]
-            .body
-            .contains("WebIdentityToken=token-from-vercel-dev"),
-        "{:?}",
-        assumed[1]
-    );
+    let asked: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(assumed[1].body.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(asked["WebIdentityToken"], from_vercel_dev);
 }

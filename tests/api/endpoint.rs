@@ -1888,7 +1888,7 @@ mod local_server {
     use tokio::io::{AsyncWriteExt, BufReader};
     use tokio::net::TcpStream;
 
-    use super::common::raw_http::{read_response, read_until_closed};
+    use super::common::raw_http::{Trickler, read_response, read_until_closed, start_tricklers};
     use super::common::*;
     use super::*;
 
@@ -1936,6 +1936,89 @@ mod local_server {
         assert!(
             !sent.contains("HTTP/1.1 2") && !sent.contains("HTTP/1.1 4") || sent.contains(" 408 "),
             "no answer but a timeout: {sent:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_trickling_its_body_is_disconnected_within_the_request_deadline() {
+        let deadline = Duration::from_millis(1000);
+        let memory = std::sync::Arc::new(neptun_users::store::MemoryStore::new());
+        let app = spawn_app_limited(
+            ServerLimits::default(),
+            config(&[("REQUEST_DEADLINE_MS", "1000")]),
+            memory.clone(),
+            Some(memory),
+        )
+        .await;
+
+        // A byte every 300 ms: each read succeeds long before any per-read timeout would fire.
+        let (closed_after, sent) = Trickler::connect(&app.host)
+            .await
+            .until_closed(Duration::from_millis(300), Duration::from_secs(10))
+            .await;
+
+        assert!(
+            closed_after < deadline + Duration::from_millis(500),
+            "disconnected within the deadline: {closed_after:?}"
+        );
+        assert!(
+            sent.is_empty(),
+            "no answer, the connection is closed: {:?}",
+            String::from_utf8_lossy(&sent)
+        );
+        let logs = captured_logs();
+        assert!(
+            logs.contains("request body not received within the deadline"),
+            "the disconnection is logged"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_thousand_clients_trickling_bodies_do_not_stop_the_server_answering_others() {
+        const TRICKLERS: usize = 1000;
+        let deadline = Duration::from_millis(3000);
+        let memory = std::sync::Arc::new(neptun_users::store::MemoryStore::new());
+        let app = spawn_app_limited(
+            ServerLimits::default(),
+            config(&[("REQUEST_DEADLINE_MS", "3000")]),
+            memory.clone(),
+            Some(memory),
+        )
+        .await;
+        let user = app.seed("a@example.com", "old-password").await;
+        let started = Instant::now();
+        let tricklers = start_tricklers(
+            &app.host,
+            TRICKLERS,
+            Duration::from_millis(300),
+            Duration::from_secs(20),
+        )
+        .await;
+        // Every trickler has sent its head and a byte or two more before the ordinary request.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let asked = Instant::now();
+        let response = app
+            .patch(user.id, &user.cookie, r#"{"email":"b@example.com"}"#)
+            .await;
+        let answered_after = asked.elapsed();
+
+        assert_eq!(
+            (response.status, response.text.as_str()),
+            (200, user_body(user.id, "b@example.com").as_str())
+        );
+        assert!(
+            answered_after < Duration::from_secs(1),
+            "answered within a second while {TRICKLERS} trickle: {answered_after:?}"
+        );
+        for trickler in tricklers {
+            let (_, sent) = trickler.await.unwrap();
+            assert!(sent.is_empty(), "{:?}", String::from_utf8_lossy(&sent));
+        }
+        let all_closed = started.elapsed();
+        assert!(
+            all_closed < deadline + Duration::from_secs(3),
+            "every trickler was disconnected soon after the deadline: {all_closed:?}"
         );
     }
 
@@ -2051,6 +2134,67 @@ fn wrong_current_body() -> Value {
         "message": WRONG_CURRENT,
         "data": {"issues": [{"code": "custom", "validation": "custom", "message": WRONG_CURRENT, "path": ["current_password"]}]},
     })
+}
+
+#[tokio::test]
+async fn a_stored_hash_above_the_ceiling_answers_as_a_wrong_password_at_once_and_runs_nothing() {
+    use std::time::{Duration, Instant};
+    let app = spawn_app().await;
+    for (i, (hash, reason)) in hostile_hashes().iter().enumerate() {
+        let user = app
+            .seed_with_hash(&format!("hostile-{i}@example.com"), hash)
+            .await;
+        let jobs = app.ctx.hasher.jobs_started();
+        let body =
+            json!({"password": "a-brand-new-secret", "current_password": "any-guess-at-all"});
+
+        let asked = Instant::now();
+        let response = app.patch(user.id, &user.cookie, &body.to_string()).await;
+        let took = asked.elapsed();
+
+        assert_eq!(
+            (response.status, response.json()),
+            (400, wrong_current_body()),
+            "{reason}"
+        );
+        assert!(
+            took < Duration::from_millis(500),
+            "{reason}: answered at once, not after {took:?}"
+        );
+        assert_eq!(app.ctx.hasher.jobs_started(), jobs, "{reason}: nothing ran");
+        assert_eq!(
+            app.stored(user.id)
+                .await
+                .password_hash
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            hash,
+            "{reason}: nothing was written"
+        );
+        let said_why = captured_logs()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .any(|line| {
+                line["level"] == "WARN"
+                    && line["fields"]["message"]
+                        == "stored password hash not verified: answered as a wrong password"
+                    && line["fields"]["reason"] == *reason
+            });
+        assert!(said_why, "{reason}: the log says why");
+    }
+    let logs = captured_logs();
+    assert!(!logs.contains("$2b$"), "no bcrypt hash in the log");
+
+    // Still responsive: an ordinary change goes through.
+    let user = app.seed("ordinary@example.com", "old-password").await;
+    let response = app
+        .patch(user.id, &user.cookie, r#"{"email":"still@example.com"}"#)
+        .await;
+    assert_eq!(
+        (response.status, response.text.as_str()),
+        (200, user_body(user.id, "still@example.com").as_str())
+    );
 }
 
 #[tokio::test]

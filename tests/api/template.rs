@@ -1,9 +1,10 @@
 //! `template.yaml`: the same table key as `neptun table create`, exactly the permissions the
-//! function's code needs, its session secret, access logs and alarms.
+//! function's code needs on exactly the keys it uses, its session secrets, access logs and
+//! alarms.
 
 use std::collections::BTreeSet;
 
-use neptun_users::store::dynamodb::KEY_ATTRIBUTE;
+use neptun_users::store::dynamodb::{KEY_ATTRIBUTE, KEY_PREFIXES, KeyPrefix};
 
 /// The `key: value` lines of the `UsersTable` resource, in order.
 fn users_table_lines() -> Vec<(String, String)> {
@@ -274,23 +275,26 @@ fn the_function_may_call_exactly_the_table_operations_its_code_calls() {
         "{statements:?}"
     );
 
-    let unconditional: Vec<_> = on_table
-        .iter()
-        .filter(|s| s.get("Condition").is_none())
-        .collect();
-    assert_eq!(unconditional.len(), 1, "{on_table:?}");
+    // Every statement on the table holds to the key prefixes the code uses.
+    let leading_keys = serde_json::json!({"dynamodb:LeadingKeys": leading_keys_the_code_uses()});
+    let enclosing = "ForAnyValue:StringEquals";
+    let in_transaction = |s: &serde_json::Value| s["Condition"].get(enclosing).is_some();
+    let direct_statements: Vec<_> = on_table.iter().filter(|s| !in_transaction(s)).collect();
+    assert_eq!(direct_statements.len(), 1, "{on_table:?}");
     assert_eq!(
-        actions(unconditional[0]),
+        actions(direct_statements[0]),
         direct,
         "operations called directly"
+    );
+    assert_eq!(
+        direct_statements[0]["Condition"],
+        serde_json::json!({"ForAllValues:StringLike": leading_keys}),
+        "operations called directly: only on the code's keys"
     );
 
     let only_in_transactions: BTreeSet<String> =
         transactional.difference(&direct).cloned().collect();
-    let in_transactions: Vec<_> = on_table
-        .iter()
-        .filter(|s| s.get("Condition").is_some())
-        .collect();
+    let in_transactions: Vec<_> = on_table.iter().filter(|s| in_transaction(s)).collect();
     assert_eq!(in_transactions.len(), 1, "{on_table:?}");
     assert_eq!(
         actions(in_transactions[0]),
@@ -299,7 +303,11 @@ fn the_function_may_call_exactly_the_table_operations_its_code_calls() {
     );
     assert_eq!(
         in_transactions[0]["Condition"],
-        serde_json::json!({"ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}})
+        serde_json::json!({
+            enclosing: {"dynamodb:EnclosingOperation": ["TransactWriteItems"]},
+            "ForAllValues:StringLike": leading_keys,
+        }),
+        "only inside TransactWriteItems, and only on the code's keys"
     );
     let everything_else: Vec<_> = statements
         .iter()
@@ -310,6 +318,51 @@ fn the_function_may_call_exactly_the_table_operations_its_code_calls() {
         everything_else,
         ["secretsmanager:GetSecretValue"],
         "nothing else is granted"
+    );
+}
+
+/// `dynamodb:LeadingKeys` patterns for [`KEY_PREFIXES`], in order.
+fn leading_keys_the_code_uses() -> Vec<String> {
+    KEY_PREFIXES
+        .iter()
+        .map(|prefix| prefix.leading_keys_pattern())
+        .collect()
+}
+
+#[test]
+fn every_key_the_store_writes_has_one_of_the_key_prefixes() {
+    // String literals shaped like keys (`"USER#…"`, `"COUNTER#users"`) in the store's source:
+    // a key kind added there without adding it to KEY_PREFIXES (and so to the template)
+    // fails here.
+    let store = source("src/store/dynamodb.rs");
+    let mut literals = Vec::new();
+    for (at, _) in store.match_indices('"') {
+        let rest = &store[at + 1..];
+        let Some(end) = rest.find('"') else { break };
+        let literal = &rest[..end];
+        let kind: String = literal
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+            .collect();
+        if !kind.is_empty() && literal[kind.len()..].starts_with('#') {
+            literals.push(literal.to_owned());
+        }
+    }
+    assert!(
+        literals.iter().any(|l| l == "COUNTER#users"),
+        "the scan finds keys: {literals:?}"
+    );
+    for literal in &literals {
+        let covered = KEY_PREFIXES.iter().any(|prefix| match prefix {
+            KeyPrefix::Prefix(prefix) => literal.starts_with(prefix),
+            KeyPrefix::Exact(key) => literal == key,
+        });
+        assert!(covered, "{literal} is one of KEY_PREFIXES");
+    }
+    assert_eq!(
+        leading_keys_the_code_uses(),
+        ["USER#*", "EMAIL#*", "COUNTER#users"],
+        "the patterns, as IAM reads them"
     );
 }
 
@@ -344,6 +397,38 @@ fn the_session_secret_is_generated_in_secrets_manager_and_only_it_may_be_read() 
         template["Parameters"].get("SessionSecret").is_none(),
         "nor a parameter"
     );
+    // The previous secrets too: kept in Secrets Manager, named by an id, never a value.
+    let previous = &resources["SessionSecretPrevious"];
+    assert_eq!(previous["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(
+        previous["Properties"]["SecretString"]
+            .as_str()
+            .map(str::trim),
+        Some(""),
+        "no previous secret until a rotation puts one there"
+    );
+    assert_eq!(
+        variables["SESSION_SECRET_PREVIOUS_ID"],
+        serde_json::json!({"Ref": "SessionSecretPrevious"})
+    );
+    for (name, value) in variables.as_object().unwrap() {
+        assert!(
+            !name.starts_with("SESSION_SECRET") || name.ends_with("_ID"),
+            "{name}: no session secret is a plain environment variable"
+        );
+        assert!(
+            value.get("Ref").is_none_or(|r| !template["Parameters"]
+                .get(r.as_str().unwrap())
+                .is_some_and(|p| p["NoEcho"] == true)),
+            "{name}: nor a secret parameter passed through"
+        );
+    }
+    for (name, parameter) in template["Parameters"].as_object().unwrap() {
+        assert_ne!(
+            parameter["NoEcho"], true,
+            "{name}: no secret is a parameter"
+        );
+    }
     let statements = function["Policies"][0]["Statement"].as_array().unwrap();
     let reads: Vec<_> = statements
         .iter()
@@ -356,8 +441,13 @@ fn the_session_secret_is_generated_in_secrets_manager_and_only_it_may_be_read() 
     );
     assert_eq!(
         reads[0]["Resource"],
-        serde_json::json!({"Ref": "SessionSecret"}),
-        "exactly that secret"
+        serde_json::json!([{"Ref": "SessionSecret"}, {"Ref": "SessionSecretPrevious"}]),
+        "exactly those secrets"
+    );
+    assert_eq!(
+        template["Outputs"]["SessionSecretPreviousArn"]["Value"],
+        serde_json::json!({"Ref": "SessionSecretPrevious"}),
+        "the rotation steps need its id"
     );
 }
 

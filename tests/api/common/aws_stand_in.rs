@@ -27,6 +27,8 @@ pub enum SecretAnswer {
     BinaryOnly,
     /// An error: HTTP status and the error's `__type`.
     Error(u16, &'static str),
+    /// Per secret: the answer for each `SecretId`, `ResourceNotFoundException` for others.
+    ById(Vec<(String, SecretAnswer)>),
 }
 
 /// One call the stand-in answered: the operation and the request body.
@@ -64,7 +66,7 @@ impl AwsStandIn {
                             let body = request.into_body().collect().await.unwrap().to_bytes();
                             let body = String::from_utf8_lossy(&body).into_owned();
                             let (operation, answer) = if target == "secretsmanager.GetSecretValue" {
-                                ("GetSecretValue", secret_answer(&secret))
+                                ("GetSecretValue", secret_answer(&secret, &body))
                             } else if body.contains("Action=AssumeRoleWithWebIdentity") {
                                 ("AssumeRoleWithWebIdentity", sts_answer())
                             } else {
@@ -107,8 +109,19 @@ impl AwsStandIn {
     }
 }
 
-fn secret_answer(secret: &SecretAnswer) -> (u16, &'static str, String) {
+fn secret_answer(secret: &SecretAnswer, request: &str) -> (u16, &'static str, String) {
     const JSON: &str = "application/x-amz-json-1.1";
+    if let SecretAnswer::ById(answers) = secret {
+        let asked: serde_json::Value = serde_json::from_str(request).unwrap_or_default();
+        let answer = answers
+            .iter()
+            .find(|(id, _)| asked["SecretId"] == id.as_str())
+            .map_or(
+                SecretAnswer::Error(400, "ResourceNotFoundException"),
+                |(_, answer)| answer.clone(),
+            );
+        return secret_answer(&answer, request);
+    }
     let metadata = r#""ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:neptun-session-AbCdEf","Name":"neptun-session","VersionId":"9a8b7c6d-0000-4000-8000-000000000001","VersionStages":["AWSCURRENT"],"CreatedDate":1767225600.0"#;
     match secret {
         SecretAnswer::Value(value) => (
@@ -129,6 +142,7 @@ fn secret_answer(secret: &SecretAnswer) -> (u16, &'static str, String) {
             JSON,
             format!(r#"{{"__type":"{kind}","Message":"stand-in refusal"}}"#),
         ),
+        SecretAnswer::ById(_) => unreachable!("answered per id above"),
     }
 }
 

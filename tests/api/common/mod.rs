@@ -592,3 +592,39 @@ pub fn unique() -> u64 {
 pub fn first_id() -> neptun_users::domain::UserId {
     neptun_users::domain::UserId::new(1).expect("1 is a user id")
 }
+
+/// Stored hashes no verification may run, each with the reason `user import` gives (after
+/// `password_hash`): issue #17's, and one step past each bound of the ceiling.
+pub fn hostile_hashes() -> Vec<(String, &'static str)> {
+    const SALT: &str = "c2FsdHNhbHRzYWx0c2FsdA";
+    const TAG: &str = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    const BCRYPT_DIGEST: &str = "R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    let argon2 =
+        |variant: &str, params: &str| format!("$argon2{variant}$v=19${params}${SALT}${TAG}");
+    let bcrypt = |cost: &str| format!("$2b${cost}${BCRYPT_DIGEST}");
+    let memory = "costs more than the ceiling: Argon2 memory (m) above 65536 KiB";
+    let bcrypt_cost = "costs more than the ceiling: bcrypt cost above 14";
+    vec![
+        (argon2("id", "m=4294967295,t=4294967295,p=16777215"), memory),
+        (bcrypt("31"), bcrypt_cost),
+        (bcrypt("99"), bcrypt_cost),
+        (
+            "$argon2id$v=$$$".to_owned(),
+            "is not a well-formed Argon2id PHC string or bcrypt hash",
+        ),
+        (
+            argon2("i", "m=19456,t=2,p=1"),
+            "is an Argon2 variant other than argon2id",
+        ),
+        (argon2("id", "m=65537,t=2,p=1"), memory),
+        (
+            argon2("id", "m=19456,t=11,p=1"),
+            "costs more than the ceiling: Argon2 iterations (t) above 10",
+        ),
+        (
+            argon2("id", "m=19456,t=2,p=5"),
+            "costs more than the ceiling: Argon2 parallelism (p) above 4",
+        ),
+        (bcrypt("15"), bcrypt_cost),
+    ]
+}
