@@ -246,17 +246,19 @@ async fn check_credentials(
     patch.session = SessionCheck::Version(stored.session_version);
     patch.known_email = stored.email.as_str().to_owned();
     if let Some(current) = current {
-        let verified = ctx
-            .hasher
-            .verify(current.clone(), stored.password_hash.clone())
-            .await?;
+        // A user imported without a password of its own has none to check: any
+        // current_password is a wrong one, counted like the others.
+        let verified = match &stored.password_hash {
+            Some(hash) => ctx.hasher.verify(current.clone(), hash.clone()).await?,
+            None => false,
+        };
         if !verified {
             ctx.store
                 .record_failed_attempt(patch.id, now_ms, FAILED_ATTEMPT_WINDOW_MS)
                 .await?;
             return Err(ApiError::WrongCurrentPassword);
         }
-        patch.verified_hash = Some(stored.password_hash);
+        patch.verified_hash = stored.password_hash;
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //!
 //! A line is `{"id":7,"primary_email":"a@b.co","password_hash":"$2b$12$…","created_at":"2024-05-01T10:00:00Z"}`
 //! (`created_at` optional, other keys ignored). `password_hash` is an Argon2id PHC string or a
-//! bcrypt hash, kept verbatim. Every valid line becomes one atomic write of the user and its
+//! bcrypt hash, kept verbatim; absent or null for a user with no password of its own (one who
+//! signed in through GitHub or Google only), who is stored without one: no password verifies
+//! for it, and it can still change its address. Every valid line becomes one atomic write of the user and its
 //! address claim ([`UserStore::import_user`]), so a run can stop anywhere and be run again: a
 //! line already imported unchanged is skipped, and a line whose id or address belongs to
 //! another record is refused, never written over. Before the first write the id counter is
@@ -27,6 +29,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Lines not written: malformed, or their id or address belongs to another record.
     pub refused: u64,
+    /// Of the lines imported, those of users without a password (no `password_hash`).
+    pub without_password: u64,
 }
 
 /// One refused line: its number (from 1) and why.
@@ -43,20 +47,26 @@ pub struct Refusal {
 struct Line {
     id: serde_json::Value,
     primary_email: serde_json::Value,
-    password_hash: serde_json::Value,
+    #[serde(default)]
+    password_hash: Option<serde_json::Value>,
     #[serde(default)]
     created_at: Option<serde_json::Value>,
 }
 
 /// Parses one line into the record it stands for; `now` is `created_at`'s default.
 pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
-    let line: Line = serde_json::from_str(line).map_err(|error| {
-        if error.is_data() {
-            "a JSON object with id, primary_email and password_hash is expected".to_owned()
-        } else {
-            "not valid JSON".to_owned()
-        }
-    })?;
+    const EXPECTED: &str = "a JSON object with id and primary_email is expected";
+    // An object first: serde would also take a JSON array as the fields in order.
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(|error| {
+            if error.is_data() {
+                EXPECTED
+            } else {
+                "not valid JSON"
+            }
+        })?;
+    let line: Line =
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| EXPECTED)?;
     let id = line
         .id
         .as_u64()
@@ -67,11 +77,15 @@ pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
         .as_str()
         .and_then(|e| Email::parse(e).ok())
         .ok_or("primary_email is not a valid address")?;
-    let hash = line
-        .password_hash
-        .as_str()
-        .filter(|h| is_supported_hash(h))
-        .ok_or("password_hash must be an Argon2id PHC string or a bcrypt hash")?;
+    let hash = match line.password_hash {
+        None | Some(serde_json::Value::Null) => None,
+        Some(hash) => Some(
+            hash.as_str()
+                .filter(|h| is_supported_hash(h))
+                .map(|h| PasswordHash::from_stored(h.to_owned()))
+                .ok_or("password_hash must be an Argon2id PHC string, a bcrypt hash or null")?,
+        ),
+    };
     let created_at = match line.created_at {
         None | Some(serde_json::Value::Null) => now,
         Some(serde_json::Value::String(time)) => parse_time_ms(&time)
@@ -79,12 +93,7 @@ pub fn parse_line(line: &str, now: i64) -> Result<StoredUser, String> {
             .ok_or("created_at must be an RFC 3339 time")?,
         Some(_) => return Err("created_at must be an RFC 3339 time".to_owned()),
     };
-    let mut user = StoredUser::new(
-        id,
-        &email,
-        &PasswordHash::from_stored(hash.to_owned()),
-        created_at,
-    );
+    let mut user = StoredUser::new(id, &email, hash.as_ref(), created_at);
     user.updated_at = created_at;
     Ok(user)
 }
@@ -141,7 +150,10 @@ pub async fn run(
     }
     for (number, user) in &users {
         match store.import_user(user).await {
-            Ok(Imported::Created) => summary.imported += 1,
+            Ok(Imported::Created) => {
+                summary.imported += 1;
+                summary.without_password += u64::from(user.password_hash.is_none());
+            }
             Ok(Imported::Unchanged) => summary.skipped += 1,
             Err(error @ (StoreError::IdTaken | StoreError::EmailTaken)) => {
                 summary.refused += 1;
@@ -175,7 +187,10 @@ mod tests {
         let user = parse_line(&line, 99).unwrap();
         assert_eq!(user.id.get(), 7);
         assert_eq!(user.email.as_str(), "Ada@Example.com");
-        assert_eq!(user.password_hash.as_str(), BCRYPT);
+        assert_eq!(
+            user.password_hash.as_ref().map(PasswordHash::as_str),
+            Some(BCRYPT)
+        );
         assert_eq!(
             (user.created_at, user.updated_at),
             (1_714_557_600, 1_714_557_600)
@@ -185,10 +200,26 @@ mod tests {
     }
 
     #[test]
+    fn a_user_without_a_password_hash_is_stored_without_one() {
+        for line in [
+            r#"{"id":9,"primary_email":"oauth@example.com"}"#,
+            r#"{"id":9,"primary_email":"oauth@example.com","password_hash":null}"#,
+        ] {
+            let user = parse_line(line, 99).unwrap();
+            assert_eq!(
+                (user.id.get(), user.email.as_str(), user.password_hash),
+                (9, "oauth@example.com", None),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn malformed_lines_are_refused_with_a_reason() {
         let cases = [
             ("{", "not valid JSON"),
             ("[1,2]", "a JSON object"),
+            (r#"[7,"a@b.co",null]"#, "a JSON object"),
             (
                 r#"{"primary_email":"a@b.co","password_hash":"x"}"#,
                 "a JSON object",
@@ -223,6 +254,14 @@ mod tests {
             ),
             (
                 r#"{"id":7,"primary_email":"a@b.co","password_hash":"$2b$12$short"}"#,
+                "password_hash",
+            ),
+            (
+                r#"{"id":7,"primary_email":"a@b.co","password_hash":""}"#,
+                "password_hash",
+            ),
+            (
+                r#"{"id":7,"primary_email":"a@b.co","password_hash":false}"#,
                 "password_hash",
             ),
             (

@@ -477,7 +477,7 @@ impl UserStore for DynamoStore {
         now: i64,
     ) -> Result<StoredUser, StoreError> {
         let id = self.next_id().await?;
-        let user = StoredUser::new(id, email, password_hash, now);
+        let user = StoredUser::new(id, email, Some(password_hash), now);
         let output = self.put_user_and_claim(&user).await?;
         match output {
             Ok(_) => Ok(user),
@@ -807,11 +807,14 @@ fn user_item(user: &StoredUser) -> HashMap<String, AttributeValue> {
         (KEY_ATTRIBUTE.to_owned(), s(&user_key(user.id))),
         ("email".to_owned(), s(user.email.as_str())),
         ("email_lower".to_owned(), s(&user.email.normalized())),
-        ("password_hash".to_owned(), s(user.password_hash.as_str())),
         ("session_version".to_owned(), n(user.session_version)),
         ("created_at".to_owned(), n(user.created_at)),
         ("updated_at".to_owned(), n(user.updated_at)),
     ]);
+    // A user imported without a password has no such attribute at all.
+    if let Some(hash) = &user.password_hash {
+        item.insert("password_hash".to_owned(), s(hash.as_str()));
+    }
     if let Some(at) = user.password_changed_at_ms {
         item.insert("password_changed_at_ms".to_owned(), n(at));
     }
@@ -826,7 +829,8 @@ fn user_from(id: UserId, item: &HashMap<String, AttributeValue>) -> Option<Store
     Some(StoredUser {
         id,
         email: Email::from_stored(string(item, "email")?.to_owned()),
-        password_hash: PasswordHash::from_stored(string(item, "password_hash")?.to_owned()),
+        password_hash: string(item, "password_hash")
+            .map(|h| PasswordHash::from_stored(h.to_owned())),
         session_version: number(item, "session_version")?,
         created_at: number(item, "created_at")?,
         updated_at: number(item, "updated_at")?,

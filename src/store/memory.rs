@@ -54,7 +54,7 @@ impl UserStore for MemoryStore {
         let id = UserId::new(state.last_id + 1)
             .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?;
         state.last_id = id.get();
-        let user = StoredUser::new(id, email, password_hash, now);
+        let user = StoredUser::new(id, email, Some(password_hash), now);
         state.claims.insert(email.normalized(), id);
         state.users.insert(id, user.clone());
         Ok(user)
@@ -68,7 +68,7 @@ impl UserStore for MemoryStore {
             || patch
                 .verified_hash
                 .as_ref()
-                .is_some_and(|verified| *verified != user.password_hash)
+                .is_some_and(|verified| Some(verified) != user.password_hash.as_ref())
         {
             return Err(StoreError::Revoked);
         }
@@ -85,7 +85,7 @@ impl UserStore for MemoryStore {
             user.email = email.clone();
         }
         if let Some(hash) = &patch.password_hash {
-            user.password_hash = hash.clone();
+            user.password_hash = Some(hash.clone());
             user.session_version = user.session_version.saturating_add(1);
             user.password_changed_at_ms = Some(patch.now_ms);
         }

@@ -44,8 +44,9 @@ pub struct StoredUser {
     pub id: UserId,
     /// The primary email, as given.
     pub email: Email,
-    /// The Argon2id PHC string.
-    pub password_hash: PasswordHash,
+    /// The Argon2id PHC string (or an imported bcrypt hash); `None` for a user imported
+    /// without a password of its own (it signed in elsewhere only): no password verifies.
+    pub password_hash: Option<PasswordHash>,
     /// Cookies are valid only while their version equals this one.
     pub session_version: u64,
     /// Unix seconds.
@@ -64,11 +65,11 @@ pub struct StoredUser {
 
 impl StoredUser {
     /// A user as created: the initial session version, no password change yet.
-    pub fn new(id: UserId, email: &Email, password_hash: &PasswordHash, now: i64) -> Self {
+    pub fn new(id: UserId, email: &Email, password_hash: Option<&PasswordHash>, now: i64) -> Self {
         Self {
             id,
             email: email.clone(),
-            password_hash: password_hash.clone(),
+            password_hash: password_hash.cloned(),
             session_version: crate::session::INITIAL_SESSION_VERSION,
             created_at: now,
             updated_at: now,

@@ -475,7 +475,10 @@ async fn user_import_keeps_ids_claims_every_address_once_and_is_idempotent() {
     let (code, summary, stderr) = import(&import_lines(), &[], &env);
     assert_eq!(
         (code, summary),
-        (1, json!({"imported": 3, "skipped": 0, "refused": 3}))
+        (
+            1,
+            json!({"imported": 3, "skipped": 0, "refused": 3, "without_password": 0})
+        )
     );
     for expected in [
         "line 3: refused: primary_email belongs to another user",
@@ -489,7 +492,10 @@ async fn user_import_keeps_ids_claims_every_address_once_and_is_idempotent() {
     let (code, summary, _) = import(&import_lines(), &[], &env);
     assert_eq!(
         (code, summary),
-        (1, json!({"imported": 0, "skipped": 3, "refused": 3})),
+        (
+            1,
+            json!({"imported": 0, "skipped": 3, "refused": 3, "without_password": 0})
+        ),
         "the same file again"
     );
 
@@ -559,7 +565,7 @@ fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         serde_json::from_slice::<Value>(&output.stdout).unwrap(),
-        json!({"imported": 2, "skipped": 0, "refused": 0})
+        json!({"imported": 2, "skipped": 0, "refused": 0, "without_password": 0})
     );
 }
 

@@ -261,7 +261,7 @@ async fn the_lambda_binary_answers_errors_in_the_contracts_shape() {
     let stored = app.stored(user.id).await;
     assert!(neptun_users::password::verify(
         "new-password",
-        &stored.password_hash
+        stored.password_hash.as_ref().unwrap()
     ));
 }
 
@@ -777,7 +777,7 @@ async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
                     .next()
                     .unwrap()
                     .trim_start_matches("neptun-session="),
-                stored.password_hash.as_str(),
+                stored.password_hash.as_ref().unwrap().as_str(),
             ],
             filter,
         );
@@ -834,7 +834,7 @@ async fn the_vercel_binary_logs_no_password_cookie_or_secret_even_at_trace() {
                 .next()
                 .unwrap()
                 .trim_start_matches("neptun-session="),
-            stored.password_hash.as_str(),
+            stored.password_hash.as_ref().unwrap().as_str(),
         ],
         "vercel at trace",
     );
@@ -1082,7 +1082,7 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
     }
     assert!(neptun_users::password::verify(
         "arm64-password-1",
-        &app.stored(user.id).await.password_hash
+        app.stored(user.id).await.password_hash.as_ref().unwrap()
     ));
 }
 

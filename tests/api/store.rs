@@ -201,7 +201,7 @@ async fn failed_attempts_are_counted_per_window_and_cleared_by_a_verified_write(
         "nothing written"
     );
     let mut good = patch(id, 1, "a@example.com");
-    good.verified_hash = Some(verified);
+    good.verified_hash = verified;
     store.update_user(&good).await.unwrap();
     let user = stored(store.as_ref(), id).await;
     assert_eq!(
@@ -227,7 +227,7 @@ async fn an_import_keeps_ids_and_hashes_and_never_overwrites(store: Arc<dyn User
         StoredUser::new(
             UserId::new(id).unwrap(),
             &email(address),
-            &bcrypt,
+            Some(&bcrypt),
             NOW - 100,
         )
     };
@@ -288,7 +288,7 @@ async fn creates_users_with_sequential_ids_and_the_initial_version(store: Arc<dy
     let read = stored(store.as_ref(), 1).await;
     assert_eq!(read, first);
     assert_eq!(read.session_version, 1);
-    assert!(verify("password-1", &read.password_hash));
+    assert!(verify("password-1", read.password_hash.as_ref().unwrap()));
     assert_eq!(
         store.get_user(UserId::new(99).unwrap()).await.unwrap(),
         None
@@ -357,7 +357,7 @@ async fn a_password_change_increments_the_session_version(store: Arc<dyn UserSto
         ("a@example.com", 2)
     );
     let user = stored(store.as_ref(), id).await;
-    assert!(verify("new-password", &user.password_hash));
+    assert!(verify("new-password", user.password_hash.as_ref().unwrap()));
     assert_eq!(
         (
             user.session_version,
@@ -441,7 +441,10 @@ async fn an_address_held_by_another_user_is_taken_in_any_case(store: Arc<dyn Use
         ("bob@example.com", 1),
         "nothing written"
     );
-    assert!(verify("initial-password", &user.password_hash));
+    assert!(verify(
+        "initial-password",
+        user.password_hash.as_ref().unwrap()
+    ));
 }
 
 async fn a_stale_session_email_is_looked_up_and_the_update_lands(store: Arc<dyn UserStore>) {
@@ -664,7 +667,7 @@ async fn dynamodb_concurrent_email_and_password_updates_never_lose_each_other() 
             "email landed iff 200"
         );
         assert_eq!(
-            verify("new-password", &user.password_hash),
+            verify("new-password", user.password_hash.as_ref().unwrap()),
             by_password.is_ok(),
             "password landed iff 200"
         );
