@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_neptun");
 
 /// A `serve` process; killed when dropped.
-struct Served {
-    child: Child,
-    lines: Vec<Value>,
-    url: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) lines: Vec<Value>,
+    pub(crate) url: String,
 }
 
 impl Drop for Served {
@@ -26,7 +26,7 @@ impl Drop for Served {
 }
 
 /// Runs `neptun serve --addr 127.0.0.1:0 ARGS` and reads stdout up to the listening line.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
+pub(crate) fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
     let mut command = Command::new(BIN);
     command
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -55,7 +55,7 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
     panic!("serve exited before listening: {:?}", served.lines);
 }
 
-fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(args).env_remove("SESSION_SECRET");
     for (name, value) in env {
@@ -69,7 +69,7 @@ fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, Strin
     )
 }
 
-async fn patch(url: &str, id: u64, cookie: &str, body: &str) -> (u16, Value) {
+pub(crate) async fn patch(url: &str, id: u64, cookie: &str, body: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .patch(format!("{url}/api/users/{id}"))
         .header("cookie", cookie)
