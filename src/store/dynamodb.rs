@@ -4,7 +4,7 @@
 //!
 //! | item | `pk` | attributes |
 //! | --- | --- | --- |
-//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash`, `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms`, `failed_attempts`, `failed_window_start_ms` (Unix milliseconds) |
+//! | user | `USER#<id>` | `email`, `email_lower`, `password_hash` (absent: no password), `session_version`, `created_at`, `updated_at` (Unix seconds), `password_changed_at_ms`, `failed_attempts`, `failed_window_start_ms` (Unix milliseconds) |
 //! | email claim | `EMAIL#<lower-cased address>` | `user_id` |
 //! | id counter | `COUNTER#users` | `last_id` |
 //!
