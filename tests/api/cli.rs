@@ -559,13 +559,20 @@ fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
         .spawn()
         .unwrap();
     let lines = import_lines();
-    let input = format!("{}\n\n{}\n", lines[0], lines[1]);
+    // Two users without a password (a GitHub/Google user's export): no key, and null.
+    let input = format!(
+        "{}\n\n{}\n{}\n{}\n",
+        lines[0],
+        lines[1],
+        json!({"id": 20, "primary_email": "oauth-a@example.com"}),
+        json!({"id": 21, "primary_email": "oauth-b@example.com", "password_hash": null}),
+    );
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         serde_json::from_slice::<Value>(&output.stdout).unwrap(),
-        json!({"imported": 2, "skipped": 0, "refused": 0, "without_password": 0})
+        json!({"imported": 4, "skipped": 0, "refused": 0, "without_password": 2})
     );
 }
 
