@@ -267,6 +267,21 @@ async fn the_apps_users_move_in_from_its_own_table_and_keep_their_passwords() {
         })
         .collect();
     assert_eq!(lines, expected);
+    // The connection as a URL argument instead: the same export.
+    let url = format!("postgresql://postgres:{password}@127.0.0.1:{port}/{database}");
+    let by_url = Command::new(EXPORT)
+        .arg(&url)
+        .env("CRYPTO_SECRET", CRYPTO_SECRET)
+        .env_remove("PGDATABASE")
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            by_url.status.code(),
+            String::from_utf8(by_url.stdout).unwrap()
+        ),
+        (Some(0), stdout.clone())
+    );
     for line in &lines {
         if let Some(hash) = line["password_hash"].as_str() {
             assert!(
