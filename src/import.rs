@@ -5,10 +5,10 @@
 //! (`created_at` optional, other keys ignored). `password_hash` is an Argon2id PHC string or a
 //! bcrypt hash, kept verbatim; absent or null for a user with no password of its own (one who
 //! signed in through GitHub or Google only), who is stored without one: no password verifies
-//! for it, and it can still change its address. Every valid line becomes one atomic write of the user and its
-//! address claim ([`UserStore::import_user`]), so a run can stop anywhere and be run again: a
-//! line already imported unchanged is skipped, and a line whose id or address belongs to
-//! another record is refused, never written over. Before the first write the id counter is
+//! for it, and it can still change its address. Every valid line becomes one atomic write of
+//! the user and its address claim ([`UserStore::import_user`]), so a run can stop anywhere and
+//! be run again: a line already imported unchanged is skipped, and a line whose id or address
+//! belongs to another record is refused, never written over. Before the first write the id counter is
 //! moved past the largest id in the input, so users created meanwhile never collide.
 
 use std::io::BufRead;
