@@ -810,6 +810,118 @@ async fn latency_under_burst(rows: &mut Vec<Row>) {
 }
 
 /// A criterion median from this run's `cargo bench --bench handler`, in microseconds.
+/// Users per `neptun user import` run of the import figure.
+const IMPORTED_USERS: u64 = 1_000;
+const IMPORT_FIGURE: &str = "user import over DynamoDB (the moto emulator), 1,000 users, one transaction each (the release binary, start to summary)";
+
+/// The import's rate over the DynamoDB emulator (moto, which scripts/bench starts): the release
+/// binary importing 1,000 bcrypt users from a file, one two-item transaction each, against
+/// 1,000 bare transactions of the same two conditional puts sent one after another from one SDK
+/// client, so the ratio says what the import adds to what the emulator costs.
+async fn import_rate(dir: &Path, rows: &mut Vec<Row>) {
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+        rows.push(Row {
+            figure: IMPORT_FIGURE.into(),
+            subject: "not measured: no emulator (scripts/bench starts one)".into(),
+            baseline: "—".into(),
+            ratio: "—".into(),
+            target: "information".into(),
+            ok: false,
+        });
+        return;
+    }
+    const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    let neptun = release("neptun");
+    let fresh_table = |name: &str| {
+        let table = format!("neptun-bench-{name}-{}", std::process::id());
+        let created = Command::new(&neptun)
+            .args(["table", "create"])
+            .env("USERS_TABLE", &table)
+            .env("SESSION_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "{created:?}");
+        table
+    };
+
+    let input = dir.join("import.jsonl");
+    let lines: Vec<String> = (1..=IMPORTED_USERS)
+        .map(|id| {
+            json!({"id": id, "primary_email": format!("user-{id}@example.com"),
+                   "password_hash": BCRYPT, "created_at": "2024-05-01T10:00:00Z"})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let table = fresh_table("import");
+    let started = Instant::now();
+    let imported = Command::new(&neptun)
+        .args(["user", "import", "--file"])
+        .arg(&input)
+        .env("USERS_TABLE", &table)
+        .env("SESSION_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(imported.status.success(), "{imported:?}");
+    let summary: Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(summary["imported"], json!(IMPORTED_USERS), "{summary}");
+    let subject = IMPORTED_USERS as f64 / seconds;
+
+    let table = fresh_table("bare");
+    let store = neptun_users::store::DynamoStore::from_env(&table)
+        .await
+        .unwrap();
+    let (n, s) = (
+        |v: u64| AttributeValue::N(v.to_string()),
+        |v: &str| AttributeValue::S(v.to_owned()),
+    );
+    let started = Instant::now();
+    for id in 1..=IMPORTED_USERS {
+        let email = format!("user-{id}@example.com");
+        let user = Put::builder()
+            .table_name(&table)
+            .item("pk", s(&format!("USER#{id}")))
+            .item("email", s(&email))
+            .item("email_lower", s(&email))
+            .item("password_hash", s(BCRYPT))
+            .item("session_version", n(1))
+            .item("created_at", n(1_714_557_600))
+            .item("updated_at", n(1_714_557_600))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .unwrap();
+        let claim = Put::builder()
+            .table_name(&table)
+            .item("pk", s(&format!("EMAIL#{email}")))
+            .item("user_id", n(id))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .unwrap();
+        store
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(user).build())
+            .transact_items(TransactWriteItem::builder().put(claim).build())
+            .send()
+            .await
+            .unwrap();
+    }
+    let baseline = IMPORTED_USERS as f64 / started.elapsed().as_secs_f64();
+    let ratio = subject / baseline;
+    rows.push(Row {
+        figure: IMPORT_FIGURE.into(),
+        subject: format!("{subject:.0} users/s ({seconds:.1} s)"),
+        baseline: format!(
+            "{baseline:.0} transactions/s (the same two conditional puts, bare, from one SDK client)"
+        ),
+        ratio: format!("{ratio:.2}"),
+        target: "information: the emulator's speed, not DynamoDB's".into(),
+        ok: true,
+    });
+}
+
 fn criterion_micros(bench: &str) -> Option<f64> {
     let estimates = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/criterion")
@@ -1005,7 +1117,8 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("neptun-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // NEPTUN_BENCH_ONLY=cold,size (comma-separated; also throughput, vercel-throughput,
-    // password, sign-in, cold-secret, memory, burst, cpu) runs a subset while iterating; the report is
+    // password, sign-in, cold-secret, memory, burst, cpu, import) runs a subset while
+    // iterating; the report is
     // only written for a full run.
     let only = std::env::var("NEPTUN_BENCH_ONLY").ok();
     let wanted = |name: &str| {
@@ -1049,6 +1162,10 @@ fn main() {
     if wanted("burst") {
         eprintln!("bench: latency during bursts");
         runtime.block_on(latency_under_burst(&mut rows));
+    }
+    if wanted("import") {
+        eprintln!("bench: user import over the emulator");
+        runtime.block_on(import_rate(&dir, &mut rows));
     }
     if wanted("size") {
         sizes(&mut rows);

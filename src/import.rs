@@ -3,7 +3,10 @@
 //!
 //! A line is `{"id":7,"primary_email":"a@b.co","password_hash":"$2b$12$…","created_at":"2024-05-01T10:00:00Z"}`
 //! (`created_at` optional, other keys ignored). `password_hash` is an Argon2id PHC string or a
-//! bcrypt hash within the ceiling ([`hash_within_ceiling`]), kept verbatim. Every valid line becomes one atomic write of the user and its
+//! bcrypt hash within the ceiling ([`hash_within_ceiling`]), kept verbatim; absent or null for
+//! a user with no password of its own (one who signed in through GitHub or Google only), who is
+//! stored without one: no password verifies for it, and it can still change its address.
+//! Every valid line becomes one atomic write of the user and its
 //! address claim ([`UserStore::import_user`]), so a run can stop anywhere and be run again: a
 //! line already imported unchanged is skipped, and a line whose id or address belongs to
 //! another record is refused, never written over. Before the first write the id counter is

@@ -59,8 +59,9 @@ Creates one user and prints its JSON.
 const USER_IMPORT: &str = "\
 usage: neptun user import [--file PATH|-] [--store dynamodb|memory]
 
-Imports users from JSON lines {\"id\":7,\"primary_email\":...,\"password_hash\":...,\"created_at\":...};
-ends with {\"imported\":N,\"skipped\":N,\"refused\":N}; exit status 1 if anything was refused.
+Imports users from JSON lines {\"id\":7,\"primary_email\":...,\"password_hash\":...,\"created_at\":...}
+(password_hash null or absent: a user without a password); ends with
+{\"imported\":N,\"skipped\":N,\"refused\":N,\"without_password\":N}; exit status 1 if anything was refused.
   --file PATH    the input (default, or -, standard input)
   --store KIND   dynamodb (default) or memory";
 

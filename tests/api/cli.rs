@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_neptun");
 
 /// A `serve` process; killed when dropped.
-struct Served {
-    child: Child,
-    lines: Vec<Value>,
-    url: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) lines: Vec<Value>,
+    pub(crate) url: String,
 }
 
 impl Drop for Served {
@@ -26,7 +26,7 @@ impl Drop for Served {
 }
 
 /// Runs `neptun serve --addr 127.0.0.1:0 ARGS` and reads stdout up to the listening line.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
+pub(crate) fn serve(args: &[&str], env: &[(&str, &str)]) -> Served {
     serve_by(Command::new(BIN), args, env)
 }
 
@@ -60,7 +60,7 @@ fn serve_by(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Served
     panic!("serve exited before listening: {:?}", served.lines);
 }
 
-fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(BIN);
     command.args(args).env_remove("SESSION_SECRET");
     for (name, value) in env {
@@ -74,7 +74,7 @@ fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, String, Strin
     )
 }
 
-async fn patch(url: &str, id: u64, cookie: &str, body: &str) -> (u16, Value) {
+pub(crate) async fn patch(url: &str, id: u64, cookie: &str, body: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .patch(format!("{url}/api/users/{id}"))
         .header("cookie", cookie)
@@ -626,13 +626,20 @@ fn user_import_reads_standard_input_and_exits_0_when_nothing_is_refused() {
         .spawn()
         .unwrap();
     let lines = import_lines();
-    let input = format!("{}\n\n{}\n", lines[0], lines[1]);
+    // Two users without a password (a GitHub/Google user's export): no key, and null.
+    let input = format!(
+        "{}\n\n{}\n{}\n{}\n",
+        lines[0],
+        lines[1],
+        json!({"id": 20, "primary_email": "oauth-a@example.com"}),
+        json!({"id": 21, "primary_email": "oauth-b@example.com", "password_hash": null}),
+    );
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         serde_json::from_slice::<Value>(&output.stdout).unwrap(),
-        json!({"imported": 2, "skipped": 0, "refused": 0, "without_password": 0})
+        json!({"imported": 4, "skipped": 0, "refused": 0, "without_password": 2})
     );
 }
 

@@ -5,6 +5,7 @@
 //!   store, or DynamoDB with `NEPTUN_TEST_STORE=dynamodb`).
 //! - [`store`]: one conformance suite for both stores; DynamoDB call counts, races, an outage.
 //! - [`cli`], [`deploy`]: the built binaries as their users and platforms run them.
+//! - [`export`]: the Neptun app's users moved in from its own PostgreSQL table.
 //! - [`interop`], [`browser`]: against h3 itself, and the web UI's journey in Chromium.
 //! - [`properties`], [`soak`], [`argon2_compat`], [`template`], [`hygiene`].
 //!
@@ -18,6 +19,7 @@ mod browser;
 mod cli;
 mod deploy;
 mod endpoint;
+mod export;
 mod hygiene;
 mod interop;
 mod properties;
