@@ -34,17 +34,22 @@ const USER_CREATE_USAGE: &str =
     "neptun user create --email E --password P [--store dynamodb|memory]";
 const USER_IMPORT_USAGE: &str = "neptun user import [--file PATH|-] [--store dynamodb|memory]";
 
+/// Several commands' usage lines, one per line under the `usage:` heading.
+fn usage_lines(lines: &[&str]) -> String {
+    lines.iter().map(|line| format!("\n  {line}")).collect()
+}
+
 /// `neptun`: `serve` when no command is named, so `serve`'s flags are also the top level's.
 #[derive(Parser)]
 #[command(
     name = "neptun",
-    override_usage = concat!(
-        "\n  neptun [serve] [--addr HOST:PORT] [--store memory|dynamodb] [--seed EMAIL:PASSWORD]...",
-        "\n  neptun session mint --user-id N --email E [--version V] [--expires-in SECONDS]",
-        "\n  neptun table create",
-        "\n  neptun user create --email E --password P [--store dynamodb|memory]",
-        "\n  neptun user import [--file PATH|-] [--store dynamodb|memory]",
-    ),
+    override_usage = usage_lines(&[
+        SERVE_USAGE,
+        MINT_USAGE,
+        TABLE_CREATE_USAGE,
+        USER_CREATE_USAGE,
+        USER_IMPORT_USAGE,
+    ]),
     help_template = "usage:{usage}\n\ncommands:\n{subcommands}{after-help}",
     after_help = "With no arguments, serves http://127.0.0.1:3000 over the in-memory store with one demo user.\n\
                   Every flag accepts both `--name value` and `--name=value`; `--help` works on every command.",
@@ -89,10 +94,7 @@ enum Commands {
     },
     /// Users: `user create`, `user import`.
     #[command(
-        override_usage = concat!(
-            "\n  neptun user create --email E --password P [--store dynamodb|memory]",
-            "\n  neptun user import [--file PATH|-] [--store dynamodb|memory]",
-        ),
+        override_usage = usage_lines(&[USER_CREATE_USAGE, USER_IMPORT_USAGE]),
         help_template = "usage:{usage}\n\n{about-with-newline}\n{all-args}",
         subcommand_required = true
     )]
@@ -365,32 +367,29 @@ fn serve(args: ServeArgs, demo: bool) -> Result<Command, String> {
 fn utf8(args: Vec<OsString>) -> Result<Vec<String>, String> {
     let mut texts: Vec<String> = Vec::with_capacity(args.len());
     for (place, arg) in args.into_iter().enumerate() {
-        let arg = match arg.into_string() {
-            Ok(text) => text,
-            Err(raw) => {
-                let bytes = raw.as_encoded_bytes();
-                // `--name=VALUE` with the bad bytes in VALUE, or `--name VALUE`.
-                let joined = bytes
-                    .strip_prefix(b"--")
-                    .and_then(|rest| {
-                        rest.split(|&b| b == b'=')
-                            .next()
-                            .filter(|_| bytes.contains(&b'='))
-                    })
-                    .and_then(|name| std::str::from_utf8(name).ok());
-                let separate = texts
-                    .last()
-                    .and_then(|previous| previous.strip_prefix("--"))
-                    .filter(|name| !name.is_empty() && !name.contains('=') && *name != "help");
-                return Err(match joined.or(separate) {
-                    Some(name) => format!("the value of --{name} is not valid UTF-8"),
-                    None => format!("argument {} is not valid UTF-8", place + 1),
-                });
-            }
-        };
-        texts.push(arg);
+        match arg.into_string() {
+            Ok(text) => texts.push(text),
+            Err(raw) => return Err(not_utf8(raw.as_encoded_bytes(), texts.last(), place)),
+        }
     }
     Ok(texts)
+}
+
+/// The message for `raw`, the first argument that is not UTF-8: the value of which flag it
+/// is (`--name=VALUE`, or `--name VALUE` when the argument before it is `--name`), else its
+/// place (1 is the first argument).
+fn not_utf8(raw: &[u8], previous: Option<&String>, place: usize) -> String {
+    let joined = raw
+        .strip_prefix(b"--")
+        .and_then(|rest| rest.iter().position(|&b| b == b'=').map(|end| &rest[..end]))
+        .and_then(|name| std::str::from_utf8(name).ok());
+    let separate = previous
+        .and_then(|previous| previous.strip_prefix("--"))
+        .filter(|name| !name.is_empty() && !name.contains('=') && *name != "help");
+    match joined.or(separate) {
+        Some(name) => format!("the value of --{name} is not valid UTF-8"),
+        None => format!("argument {} is not valid UTF-8", place + 1),
+    }
 }
 
 /// What is wrong, in one paragraph. A value that failed to parse is not quoted back (it may
