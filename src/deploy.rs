@@ -13,10 +13,10 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use http::HeaderMap;
 use tokio::sync::watch;
 
+use crate::aws::{checked, sdk_config_loader};
 use crate::config::Config;
 use crate::context::{AppContext, ForwardedHeaders, Scheme};
 use crate::secrets_manager::SecretReference;
-use crate::store::dynamodb::{checked, sdk_config_loader};
 use crate::store::{DynamoStore, StoreError};
 use crate::vercel_oidc::{OidcToken, TOKEN_HEADER, VercelOidcCredentials};
 

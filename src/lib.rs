@@ -13,6 +13,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod context;

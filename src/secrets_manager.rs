@@ -10,8 +10,8 @@
 //! error's code, never the secret's id or value.
 
 use aws_config::SdkConfig;
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
+use crate::aws;
 use crate::config::secret_variable;
 
 /// Where a session secret is kept when a variable like `SESSION_SECRET_ID` says so.
@@ -101,16 +101,10 @@ impl SecretReference {
             .send()
             .await
             .map_err(|error| {
-                let why = match &error {
-                    SdkError::ServiceError(_) => error.code().unwrap_or("service error"),
-                    SdkError::TimeoutError(_) => "timeout",
-                    SdkError::DispatchFailure(_) => "Secrets Manager unreachable",
-                    SdkError::ConstructionFailure(_) => "no usable AWS credentials",
-                    _ => "unreadable answer",
-                };
                 format!(
-                    "{}: the secret it names could not be read ({why})",
-                    self.id_variable()
+                    "{}: the secret it names could not be read ({})",
+                    self.id_variable(),
+                    aws::failure("Secrets Manager", &error)
                 )
             })?;
         answer

@@ -13,8 +13,9 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError, future};
-use aws_sdk_sts::error::ProvideErrorMetadata;
 use http::HeaderMap;
+
+use crate::aws;
 
 /// The header Vercel sends the project's OIDC token in, with every request.
 pub const TOKEN_HEADER: &str = "x-vercel-oidc-token";
@@ -232,7 +233,7 @@ impl VercelOidcCredentials {
             .await
             .map_err(|error| {
                 // The code only: STS messages may quote the request.
-                let code = error.code().unwrap_or("no error code").to_owned();
+                let code = aws::failure("STS", &error);
                 tracing::error!(code, "STS refused the Vercel OIDC token");
                 CredentialsError::provider_error(format!("AssumeRoleWithWebIdentity: {code}"))
             })?;

@@ -2,7 +2,7 @@
 //! `table create`, `user create`, `user import`.
 //!
 //! Machine-readable lines go to stdout (one JSON object each, or the minted cookie); human
-//! text goes to stderr. Bad arguments print the command's usage and exit with status 2
+//! text goes to stderr. Bad arguments print the command's help and exit with status 2
 //! ([`args`]); a command that fails says why on one line and exits with status 1.
 
 pub mod args;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-pub use args::{Command, Seed, StoreKind, USAGE, UsageError, parse};
+pub use args::{Command, Seed, StoreKind, UsageError, parse};
 
 use crate::config::{Config, ConfigError, secret_variable};
 use crate::context::{AppContext, Scheme};

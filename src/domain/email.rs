@@ -52,6 +52,15 @@ impl fmt::Debug for Email {
     }
 }
 
+/// The command line's parser: the message quotes the address (the user's own input).
+impl std::str::FromStr for Email {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        Self::parse(raw).map_err(|_| format!("{raw:?} is not a valid email address"))
+    }
+}
+
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

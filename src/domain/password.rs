@@ -16,6 +16,8 @@ const MIN_LENGTH: u64 = 8;
 const MAX_LENGTH: u64 = 256;
 
 /// A plaintext password that passed validation. Never printed: `Debug` is redacted.
+// `Clone` because the command line's parser (clap) keeps every parsed value cloneable.
+#[derive(Clone)]
 pub struct NewPassword(String);
 
 impl NewPassword {
@@ -186,6 +188,16 @@ impl CurrentPassword {
 impl fmt::Debug for CurrentPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CurrentPassword(<redacted>)")
+    }
+}
+
+/// The command line's parser: the message never quotes the password.
+impl std::str::FromStr for NewPassword {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        Self::parse(raw)
+            .map_err(|_| format!("the password must be {MIN_LENGTH} to {MAX_LENGTH} characters"))
     }
 }
 

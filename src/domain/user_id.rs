@@ -45,6 +45,15 @@ impl UserId {
     }
 }
 
+/// The command line's parser (`--user-id`): the same rules as the routed id.
+impl std::str::FromStr for UserId {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        Self::parse(raw).map_err(|_| format!("{raw:?} is not a positive integer of at most 2^53-1"))
+    }
+}
+
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

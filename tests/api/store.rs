@@ -757,7 +757,7 @@ impl Intercept for CallLog {
 async fn counted_dynamo() -> Option<(DynamoStore, CallLog)> {
     let plain = fresh_dynamo_store().await?;
     let log = CallLog::default();
-    let sdk_config = neptun_users::store::dynamodb::load_sdk_config().await;
+    let sdk_config = neptun_users::aws::load_sdk_config().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
         .interceptor(log.clone())
         .build();
@@ -904,11 +904,11 @@ async fn an_endpoint_with_nothing_listening_is_unavailable_within_the_bound() {
         panic!("expected Unavailable, got {error:?}")
     };
     assert!(
-        reason.contains("dispatch failure"),
+        reason.contains("DynamoDB unreachable"),
         "connection refused, not a configuration error: {reason}"
     );
     assert!(
-        started.elapsed() < neptun_users::store::dynamodb::OPERATION_TIMEOUT,
+        started.elapsed() < neptun_users::aws::OPERATION_TIMEOUT,
         "{:?}",
         started.elapsed()
     );
@@ -936,7 +936,7 @@ async fn dynamodb_outage_mid_run_fails_cleanly_and_recovers_without_a_restart() 
         "{during:?}"
     );
     assert!(
-        waited < neptun_users::store::dynamodb::OPERATION_TIMEOUT + Duration::from_secs(1),
+        waited < neptun_users::aws::OPERATION_TIMEOUT + Duration::from_secs(1),
         "{waited:?}"
     );
 

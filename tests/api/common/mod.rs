@@ -566,7 +566,7 @@ pub fn error_body(status: u16, message: &str, issues: Option<Value>) -> Value {
 /// A real DynamoDB client, configured as in production but pointed at `port` on loopback,
 /// with region and credentials given so nothing is looked up elsewhere.
 pub async fn dynamo_client_at(port: u16) -> aws_sdk_dynamodb::Client {
-    let sdk_config = neptun_users::store::dynamodb::sdk_config_loader()
+    let sdk_config = neptun_users::aws::sdk_config_loader()
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
