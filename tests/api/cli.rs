@@ -668,7 +668,7 @@ fn user_import_refuses_each_hash_above_the_ceiling_or_malformed_with_its_line_an
         (code, summary),
         (
             1,
-            json!({"imported": 1, "skipped": 0, "refused": hostile.len()})
+            json!({"imported": 1, "skipped": 0, "refused": hostile.len(), "without_password": 0})
         ),
         "{stderr}"
     );
