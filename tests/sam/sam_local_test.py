@@ -129,6 +129,9 @@ class Run:
                                aws_access_key_id="test", aws_secret_access_key="test")
         secrets.create_secret(Name=self.function_env["SESSION_SECRET_ID"],
                               SecretString=sam_events.EXAMPLE_SESSION_SECRET)
+        # The previous secrets, blank: none yet (a rotation would list the old one here).
+        secrets.create_secret(Name=self.function_env["SESSION_SECRET_PREVIOUS_ID"],
+                              SecretString=" ")
         env = dict(os.environ, USERS_TABLE=self.function_env["USERS_TABLE"],
                    SESSION_SECRET=sam_events.EXAMPLE_SESSION_SECRET)
         subprocess.run([self.neptun, "table", "create"], env=env, check=True,
