@@ -628,3 +628,25 @@ pub fn hostile_hashes() -> Vec<(String, &'static str)> {
         (bcrypt("15"), bcrypt_cost),
     ]
 }
+
+/// Asserts the contract's 429 for a window of attempts opened at most a few seconds ago: its
+/// body, and a `Retry-After` of the rest of the 15 minutes.
+pub fn assert_locked(response: &TestResponse, why: &str) {
+    assert_eq!(
+        (response.status, response.json()),
+        (
+            429,
+            error_body(429, "Too many attempts; try again later.", None)
+        ),
+        "{why}"
+    );
+    let retry_after: u64 = response
+        .header("retry-after")
+        .expect("a 429 says when to try again")
+        .parse()
+        .unwrap();
+    assert!(
+        (890..=900).contains(&retry_after),
+        "{why}: Retry-After {retry_after}"
+    );
+}
