@@ -83,10 +83,11 @@ fn email_only_update(c: &mut Criterion, name: &str, format: &str) {
     });
 }
 
-/// A sign-in's own CPU, everything but the Argon2 work: the account's stored hash is one no
-/// verification can run (it does not parse), so the request makes every step of a wrong
-/// password (body, look-up, attempt reservation, the hashing thread's round trip, the 401)
-/// except the hash itself. The clock moves a window ahead each time, so no lock sets in.
+/// A sign-in's own CPU, everything but the verification: the account's stored hash is one no
+/// verification may run (it does not parse, so the ceiling check refuses it before any job is
+/// queued), so the request makes every step of a wrong password (body, look-up, attempt
+/// reservation, the 401) except the Argon2 work and its thread hop. The clock moves a window
+/// ahead each time, so no lock sets in.
 fn sign_in_without_verification(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
