@@ -107,6 +107,18 @@ fn postgres() -> Option<(String, String)> {
     found
 }
 
+/// A new database on the test cluster with the app's tables and users, as the app made them;
+/// its name.
+fn app_database(port: &str, password: &str) -> String {
+    let database = format!("neptun_app_{}_{}", std::process::id(), common::unique());
+    psql(
+        &libpq_env(port, password, "postgres"),
+        &format!("create database {database};"),
+    );
+    psql(&libpq_env(port, password, &database), &app_database_sql());
+    database
+}
+
 /// libpq's variables for `database` on the test cluster: what a user of the export sets.
 fn libpq_env<'a>(port: &'a str, password: &'a str, database: &'a str) -> [(&'a str, &'a str); 5] {
     [
@@ -227,13 +239,8 @@ async fn the_apps_users_move_in_from_its_own_table_and_keep_their_passwords() {
         return;
     };
     // Arrange: the app's database, as the app made it.
-    let database = format!("neptun_app_{}_{}", std::process::id(), common::unique());
-    psql(
-        &libpq_env(&port, &password, "postgres"),
-        &format!("create database {database};"),
-    );
+    let database = app_database(&port, &password);
     let libpq = libpq_env(&port, &password, &database);
-    psql(&libpq, &app_database_sql());
     let stored_hashes: Vec<Value> = psql(
         &libpq,
         "select json_build_object('id', id, 'hash', hashed_password) from neptun_user order by id;",
@@ -454,13 +461,8 @@ fn the_export_refuses_to_run_without_the_right_crypto_secret() {
     let Some((port, password)) = postgres() else {
         return;
     };
-    let database = format!("neptun_app_{}_{}", std::process::id(), common::unique());
-    psql(
-        &libpq_env(&port, &password, "postgres"),
-        &format!("create database {database};"),
-    );
+    let database = app_database(&port, &password);
     let libpq = libpq_env(&port, &password, &database);
-    psql(&libpq, &app_database_sql());
     let cases = [
         (None, 2, "CRYPTO_SECRET is not set"),
         (Some(""), 2, "CRYPTO_SECRET is not set"),
