@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::SECRET;
+use common::{SECRET, patch_at};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neptun");
@@ -75,15 +75,8 @@ pub(crate) fn run<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> (i32, St
 }
 
 pub(crate) async fn patch(url: &str, id: u64, cookie: &str, body: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .patch(format!("{url}/api/users/{id}"))
-        .header("cookie", cookie)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    let response = patch_at(url, id, cookie, body).await;
+    (response.status, response.json())
 }
 
 #[tokio::test]

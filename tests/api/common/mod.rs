@@ -201,6 +201,32 @@ impl TestResponse {
     }
 }
 
+/// `PATCH {url}/api/users/{id}` with the cookie and a JSON body, to a server of any kind (a
+/// built binary's): no contract checks, unlike [`TestApp::patch`].
+pub async fn patch_at(
+    url: &str,
+    id: impl std::fmt::Display,
+    cookie: &str,
+    body: &str,
+) -> TestResponse {
+    let response = reqwest::Client::new()
+        .patch(format!("{url}/api/users/{id}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    TestResponse {
+        status,
+        headers,
+        text,
+    }
+}
+
 /// A test user: its id, email, password and a valid cookie.
 #[derive(Debug, Clone)]
 pub struct TestUser {
