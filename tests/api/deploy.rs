@@ -1,6 +1,10 @@
 //! The deploy binaries, run the way their platforms run them: the Lambda binary under a
 //! Runtime API fed recorded API Gateway / Function URL events, the Vercel binary as the HTTP
 //! server `vercel_runtime` starts on `VERCEL_DEV_PORT`. Both over DynamoDB on the emulator.
+//!
+//! A case both doors must answer alike is written once and run through each [`Door`]; what
+//! only one platform does (API Gateway's event kinds, Vercel's URL forms, request ids, OIDC)
+//! has that door's own test.
 
 use crate::common;
 
@@ -109,6 +113,9 @@ fn function_url_event(id: &str, cookie: &str, body: &str) -> Value {
     event
 }
 
+/// One of the event makers above: `(id, cookie, body)` to a recorded event.
+type MakeEvent = fn(&str, &str, &str) -> Value;
+
 fn start_lambda(api: &RuntimeApi, env: &[(String, String)]) -> Running {
     start_lambda_as(Command::new(LAMBDA), api, env, Stdio::null())
 }
@@ -136,14 +143,25 @@ fn start_lambda_as(
     Running(command.spawn().expect("start the Lambda binary"))
 }
 
-/// The refreshed session cookie of a Lambda response, from v2's `cookies` or v1's headers.
-fn lambda_set_cookie(response: &Value) -> String {
-    let cookies = response["cookies"]
+/// The `Set-Cookie` values of a Lambda response, from v2's `cookies` or v1's headers.
+fn lambda_set_cookies(response: &Value) -> Vec<String> {
+    response["cookies"]
         .as_array()
         .or_else(|| response["multiValueHeaders"]["set-cookie"].as_array())
-        .unwrap_or_else(|| panic!("no Set-Cookie in {response}"));
-    assert_eq!(cookies.len(), 1, "{response}");
-    cookies[0].as_str().unwrap().to_owned()
+        .map(|cookies| {
+            cookies
+                .iter()
+                .map(|cookie| cookie.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The refreshed session cookie of a Lambda response.
+fn lambda_set_cookie(response: &Value) -> String {
+    let cookies = lambda_set_cookies(response);
+    assert_eq!(cookies.len(), 1, "one Set-Cookie in {response}");
+    cookies[0].clone()
 }
 
 #[tokio::test]
@@ -154,7 +172,6 @@ async fn the_lambda_binary_answers_v2_v1_and_function_url_events() {
     let api = RuntimeApi::start().await;
     let _lambda = start_lambda(&api, &env);
     let id = user.id.to_string();
-    type MakeEvent = fn(&str, &str, &str) -> Value;
     let kinds: [(&str, MakeEvent); 4] = [
         ("HTTP API v2", v2_event),
         ("REST API v1", v1_event),
@@ -286,7 +303,6 @@ async fn the_lambda_binary_decodes_path_parameters_exactly_once() {
             json!([{"code":"invalid_string","validation":"regex","message":"user_id must be a positive integer written with digits only.","path":["user_id"]}]),
         ),
     );
-    type MakeEvent = fn(&str, &str, &str) -> Value;
     // (why, event, the id as the event carries it, expected status; 400s answer `invalid`)
     let cases: [(&str, MakeEvent, String, u16); 6] = [
         (
@@ -442,6 +458,116 @@ async fn start_vercel_as(
     (running, format!("http://127.0.0.1:{port}"))
 }
 
+/// The two deployed doors. A case that both must answer alike is written once and run
+/// through each of [`DOORS`].
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    Lambda,
+    Vercel,
+}
+
+const DOORS: [Door; 2] = [Door::Lambda, Door::Vercel];
+
+impl std::fmt::Display for Door {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Door::Lambda => "Lambda",
+            Door::Vercel => "Vercel",
+        })
+    }
+}
+
+impl Door {
+    /// `lambda` or `vercel`: in the names of log files and test addresses.
+    fn slug(self) -> &'static str {
+        match self {
+            Door::Lambda => "lambda",
+            Door::Vercel => "vercel",
+        }
+    }
+
+    /// The built binary, with an empty environment but for `PATH` and what keeps the AWS SDK
+    /// from looking outside it: for the tests of its refusals to start.
+    fn bare_command(self) -> Command {
+        let mut command = Command::new(match self {
+            Door::Lambda => LAMBDA,
+            Door::Vercel => VERCEL,
+        });
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("VERCEL_DEV_PORT", "0");
+        command
+    }
+
+    /// Starts the binary as its platform would, with `env`, its stderr going to `stderr`:
+    /// Lambda under a Runtime API of its own, Vercel listening on a free port.
+    async fn start(self, env: &[(String, String)], stderr: Stdio) -> Started {
+        match self {
+            Door::Lambda => {
+                let api = RuntimeApi::start().await;
+                let running = start_lambda_as(Command::new(LAMBDA), &api, env, stderr);
+                Started {
+                    _running: running,
+                    to: Target::Lambda(api),
+                }
+            }
+            Door::Vercel => {
+                let (running, url) = start_vercel_logging_to(env, stderr).await;
+                Started {
+                    _running: running,
+                    to: Target::Vercel(url),
+                }
+            }
+        }
+    }
+}
+
+/// A door's binary, running (until dropped), and how to reach it.
+struct Started {
+    _running: Running,
+    to: Target,
+}
+
+enum Target {
+    Lambda(RuntimeApi),
+    /// The binary's base URL.
+    Vercel(String),
+}
+
+impl Started {
+    /// `PATCH /api/users/{id}` with `cookie` and the JSON `body`; to Lambda as an HTTP API (v2)
+    /// event.
+    async fn patch(&self, id: &str, cookie: &str, body: &str) -> TestResponse {
+        self.patch_as(v2_event, id, cookie, body).await
+    }
+
+    /// [`Started::patch`], with Lambda's event made by `event` (Vercel's request is the same
+    /// whatever `event` is). Lambda's answer comes back as an HTTP response would.
+    async fn patch_as(&self, event: MakeEvent, id: &str, cookie: &str, body: &str) -> TestResponse {
+        match &self.to {
+            Target::Lambda(api) => {
+                let response = api
+                    .invoke(event(id, cookie, body))
+                    .await
+                    .unwrap_or_else(|e| panic!("Lambda: error {e}"));
+                let mut headers = reqwest::header::HeaderMap::new();
+                for cookie in lambda_set_cookies(&response) {
+                    headers.append("set-cookie", cookie.parse().unwrap());
+                }
+                TestResponse {
+                    status: u16::try_from(response["statusCode"].as_u64().unwrap()).unwrap(),
+                    headers,
+                    text: response["body"].as_str().unwrap().to_owned(),
+                }
+            }
+            Target::Vercel(url) => patch_at(url, id, cookie, body).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_vercel_binary_serves_both_url_forms() {
     let Some((user, env, _app)) = deployment().await else {
@@ -577,23 +703,17 @@ fn both_binaries_refuse_to_start_with_a_bad_configuration() {
             "COOKIE_SECURE",
         ),
     ];
-    for binary in [LAMBDA, VERCEL] {
+    for door in DOORS {
         for (why, env, expected) in &cases {
-            let mut command = Command::new(binary);
-            command
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", "/nonexistent")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env("VERCEL_DEV_PORT", "0");
+            let mut command = door.bare_command();
             for (name, value) in env {
                 command.env(name, value);
             }
             let started = Instant::now();
             let output = command.output().unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(!output.status.success(), "{binary} {why}");
-            assert!(stderr.contains(expected), "{binary} {why}: {stderr}");
+            assert!(!output.status.success(), "{door} {why}");
+            assert!(stderr.contains(expected), "{door} {why}: {stderr}");
             assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
             assert!(
                 started.elapsed() < Duration::from_secs(5),
@@ -626,7 +746,7 @@ async fn both_binaries_accept_and_refresh_the_nuxt_apps_sessions() {
             neptun_users::session::unix_now_ms() - 1000,
         )
     };
-    let check = |door: &str, set_cookie: &str, address: &str| {
+    let check = |door: Door, set_cookie: &str, address: &str| {
         assert!(
             set_cookie.starts_with("neptun-session=Fe26.2**"),
             "{door}: {set_cookie}"
@@ -638,45 +758,25 @@ async fn both_binaries_accept_and_refresh_the_nuxt_apps_sessions() {
         assert_eq!(session.session.email, address, "{door}");
     };
 
-    let api = RuntimeApi::start().await;
-    let _lambda = start_lambda(&api, &env);
     let id = user.id.to_string();
-    let event = v2_event(
-        &id,
-        &login(&user.email),
-        r#"{"email":"lambda-nuxt@example.com"}"#,
-    );
-    let response = api.invoke(event).await.unwrap();
-    assert_eq!(response["statusCode"], 200, "{response}");
-    assert_eq!(
-        serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap(),
-        json!({"user": {"id": user.id, "primary_email": "lambda-nuxt@example.com"}})
-    );
-    check(
-        "Lambda",
-        &lambda_set_cookie(&response),
-        "lambda-nuxt@example.com",
-    );
+    // Each door logs in with the address the one before it left.
+    let mut address = user.email.clone();
+    for door in DOORS {
+        let started = door.start(&env, Stdio::null()).await;
+        let new = format!("{}-nuxt@example.com", door.slug());
+        let answer = started
+            .patch(&id, &login(&address), &json!({ "email": new }).to_string())
+            .await;
 
-    let (_vercel, url) = start_vercel(&env).await;
-    let response = reqwest::Client::new()
-        .patch(format!("{url}/api/users/{id}"))
-        .header("cookie", login("lambda-nuxt@example.com"))
-        .header("content-type", "application/json")
-        .body(r#"{"email":"vercel-nuxt@example.com"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let set_cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    check("Vercel", &set_cookie, "vercel-nuxt@example.com");
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({"user": {"id": user.id, "primary_email": "vercel-nuxt@example.com"}})
-    );
+        assert_eq!(answer.status, 200, "{door}: {answer:?}");
+        assert_eq!(
+            answer.json(),
+            json!({"user": {"id": user.id, "primary_email": new}}),
+            "{door}"
+        );
+        check(door, &answer.session_cookie(), &new);
+        address = new;
+    }
 }
 
 /// A file in the temporary directory that a child process writes its stderr to (a pipe
@@ -718,17 +818,22 @@ fn assert_no_secret_in(logs: &str, secrets: &[&str], why: &str) {
     }
 }
 
-/// The filters that ask for everything, or for the runtime's own `trace` output:
-/// (`RUST_LOG`, `AWS_LAMBDA_LOG_LEVEL`).
-const TRACE_FILTERS: [(&str, &str); 3] = [
-    ("trace", ""),
-    ("info,lambda_runtime=trace,lambda_http=trace", ""),
-    ("warn", "TRACE"),
+/// The filters that ask for everything, or for the runtime's own `trace` output, by door:
+/// (door, `RUST_LOG`, `AWS_LAMBDA_LOG_LEVEL`).
+const TRACE_FILTERS: [(Door, &str, &str); 4] = [
+    (Door::Lambda, "trace", ""),
+    (
+        Door::Lambda,
+        "info,lambda_runtime=trace,lambda_http=trace",
+        "",
+    ),
+    (Door::Lambda, "warn", "TRACE"),
+    (Door::Vercel, "trace", ""),
 ];
 
 #[tokio::test]
-async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
-    for (filter, lambda_level) in TRACE_FILTERS {
+async fn both_binaries_log_no_password_cookie_or_secret_even_at_trace() {
+    for (door, filter, lambda_level) in TRACE_FILTERS {
         let Some((user, mut env, app)) = deployment().await else {
             return;
         };
@@ -737,34 +842,31 @@ async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
         if !lambda_level.is_empty() {
             env.push(("AWS_LAMBDA_LOG_LEVEL".into(), lambda_level.into()));
         }
-        let log = LogFile::new("lambda");
-        let api = RuntimeApi::start().await;
-        let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, log.stdio());
+        let log = LogFile::new(door.slug());
+        let started = door.start(&env, log.stdio()).await;
         let id = user.id.to_string();
-        let body = r#"{"password":"trace-password-1"}"#;
+        let why = format!("{door} at {filter}");
 
-        let changed = api.invoke(v2_event(&id, &user.cookie, body)).await.unwrap();
-        let refused = api
-            .invoke(v1_event(
+        let changed = started
+            .patch(&id, &user.cookie, r#"{"password":"trace-password-1"}"#)
+            .await;
+        // To Lambda as a REST API (v1) event, so both kinds of event are logged.
+        let refused = started
+            .patch_as(
+                v1_event,
                 &id,
                 &user.cookie,
                 r#"{"password":"trace-password-2"}"#,
-            ))
-            .await
-            .unwrap();
-        drop(lambda);
+            )
+            .await;
+        drop(started);
 
-        assert_eq!(
-            (&changed["statusCode"], &refused["statusCode"]),
-            (&json!(200), &json!(401)),
-            "{filter}"
-        );
+        assert_eq!((changed.status, refused.status), (200, 401), "{why}");
         let logs = log.read();
         assert!(
             logs.contains(r#""outcome":"ok""#),
-            "{filter}: the request line was logged: {logs:.2000}"
+            "{why}: the request line was logged: {logs:.2000}"
         );
-        let refreshed = lambda_set_cookie(&changed);
         let stored = app.stored(user.id).await;
         assert_no_secret_in(
             &logs,
@@ -774,72 +876,14 @@ async fn the_lambda_binary_logs_no_password_cookie_or_secret_even_at_trace() {
                 "trace-password-2",
                 SECRET,
                 user.cookie.trim_start_matches("neptun-session="),
-                refreshed
-                    .split(';')
-                    .next()
-                    .unwrap()
+                changed
+                    .session_cookie()
                     .trim_start_matches("neptun-session="),
                 stored.password_hash.as_ref().unwrap().as_str(),
             ],
-            filter,
+            &why,
         );
     }
-}
-
-#[tokio::test]
-async fn the_vercel_binary_logs_no_password_cookie_or_secret_even_at_trace() {
-    let Some((user, mut env, app)) = deployment().await else {
-        return;
-    };
-    env.retain(|(name, _)| name != "RUST_LOG");
-    env.push(("RUST_LOG".into(), "trace".into()));
-    let log = LogFile::new("vercel");
-    let (vercel, url) = start_vercel_logging_to(&env, log.stdio()).await;
-    let client = reqwest::Client::new();
-    let patch = |cookie: &str, body: &'static str| {
-        client
-            .patch(format!("{url}/api/users/{}", user.id))
-            .header("cookie", cookie)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-
-    let changed = patch(&user.cookie, r#"{"password":"trace-password-1"}"#)
-        .await
-        .unwrap();
-    let status = changed.status();
-    let refreshed = changed.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let refused = patch(&user.cookie, r#"{"password":"trace-password-2"}"#)
-        .await
-        .unwrap();
-    let refused_status = refused.status();
-    drop(vercel);
-
-    assert_eq!((status.as_u16(), refused_status.as_u16()), (200, 401));
-    let logs = log.read();
-    assert!(
-        logs.contains(r#""outcome":"ok""#),
-        "the request line was logged: {logs:.2000}"
-    );
-    let stored = app.stored(user.id).await;
-    assert_no_secret_in(
-        &logs,
-        &[
-            "old-password",
-            "trace-password-1",
-            "trace-password-2",
-            SECRET,
-            user.cookie.trim_start_matches("neptun-session="),
-            refreshed
-                .split(';')
-                .next()
-                .unwrap()
-                .trim_start_matches("neptun-session="),
-            stored.password_hash.as_ref().unwrap().as_str(),
-        ],
-        "vercel at trace",
-    );
 }
 
 /// The JSON log lines of a deployed binary whose message is `message`.
@@ -995,7 +1039,6 @@ async fn arm64_release_artifact_answers_the_recorded_events_and_a_panic_with_500
     qemu.args(["-L", &sysroot, &artifact]);
     let _lambda = start_lambda_as(qemu, &api, &env, Stdio::inherit());
     let id = user.id.to_string();
-    type MakeEvent = fn(&str, &str, &str) -> Value;
     let panic_body =
         json!({ "password": neptun_users::password::FORCED_PANIC_PASSWORD }).to_string();
     // (why, event, body, status, expected body; None: the updated user)
@@ -1116,51 +1159,25 @@ async fn both_binaries_read_the_session_secret_from_secrets_manager_once_per_sta
     secret_kept_in_secrets_manager(&mut env, &secrets.url);
     let id = user.id.to_string();
 
-    let lambda_log = LogFile::new("lambda-secret");
-    let api = RuntimeApi::start().await;
-    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, lambda_log.stdio());
     let mut answers = Vec::new();
-    for i in 0..2 {
-        let body = json!({ "email": format!("secret-lambda{i}@example.com") }).to_string();
-        let response = api
-            .invoke(v2_event(&id, &user.cookie, &body))
-            .await
-            .unwrap();
-        answers.push((
-            format!("Lambda, request {i}"),
-            response["statusCode"].as_u64().unwrap(),
-            serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap(),
-            format!("secret-lambda{i}@example.com"),
-        ));
+    let mut logs = Vec::new();
+    for door in DOORS {
+        let log = LogFile::new(&format!("{}-secret", door.slug()));
+        let started = door.start(&env, log.stdio()).await;
+        for i in 0..2 {
+            let address = format!("secret-{}{i}@example.com", door.slug());
+            let body = json!({ "email": address }).to_string();
+            let answer = started.patch(&id, &user.cookie, &body).await;
+            answers.push((format!("{door}, request {i}"), answer, address));
+        }
+        drop(started);
+        logs.push((door, log));
     }
-    drop(lambda);
-    let vercel_log = LogFile::new("vercel-secret");
-    let (vercel, url) = start_vercel_logging_to(&env, vercel_log.stdio()).await;
-    let client = reqwest::Client::new();
-    for i in 0..2 {
-        let address = format!("secret-vercel{i}@example.com");
-        let response = client
-            .patch(format!("{url}/api/users/{id}"))
-            .header("cookie", &user.cookie)
-            .header("content-type", "application/json")
-            .body(json!({ "email": address }).to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = u64::from(response.status().as_u16());
-        answers.push((
-            format!("Vercel, request {i}"),
-            status,
-            response.json().await.unwrap(),
-            address,
-        ));
-    }
-    drop(vercel);
 
-    for (why, status, body, address) in answers {
-        assert_eq!(status, 200, "{why}: {body}");
+    for (why, answer, address) in answers {
+        assert_eq!(answer.status, 200, "{why}: {answer:?}");
         assert_eq!(
-            body,
+            answer.json(),
             json!({"user": {"id": user.id, "primary_email": address}}),
             "{why}"
         );
@@ -1171,9 +1188,10 @@ async fn both_binaries_read_the_session_secret_from_secrets_manager_once_per_sta
         let asked: Value = serde_json::from_str(&read.body).unwrap();
         assert_eq!(asked["SecretId"], SECRET_ARN, "{asked}");
     }
-    for (door, logs) in [("Lambda", lambda_log.read()), ("Vercel", vercel_log.read())] {
+    for (door, log) in logs {
+        let logs = log.read();
         assert!(logs.contains(r#""outcome":"ok""#), "{door}: {logs:.2000}");
-        assert_no_secret_in(&logs, &[SECRET], door);
+        assert_no_secret_in(&logs, &[SECRET], &door.to_string());
     }
 }
 
@@ -1208,71 +1226,34 @@ async fn both_binaries_accept_the_previous_secrets_kept_in_secrets_manager() {
     let id = user.id.to_string();
     let current_only = neptun_users::SessionKeys::new(&config(&[]));
 
-    let lambda_log = LogFile::new("lambda-previous-secret");
-    let api = RuntimeApi::start().await;
-    let lambda = start_lambda_as(Command::new(LAMBDA), &api, &env, lambda_log.stdio());
-    let body = json!({ "email": "previous-lambda@example.com" }).to_string();
-    let response = api.invoke(v2_event(&id, &old_cookie, &body)).await.unwrap();
-    drop(lambda);
-    assert_eq!(
-        (
-            response["statusCode"].as_u64().unwrap(),
-            serde_json::from_str::<Value>(response["body"].as_str().unwrap()).unwrap()
-        ),
-        (
-            200,
-            json!({"user": {"id": user.id, "primary_email": "previous-lambda@example.com"}})
-        ),
-        "Lambda: {response}"
-    );
-    let refreshed = response["cookies"][0]
-        .as_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
-    assert!(
-        current_only
-            .verify([refreshed], neptun_users::session::unix_now_ms())
-            .is_ok(),
-        "Lambda: the refreshed cookie is signed with the current secret"
-    );
+    let mut logs = Vec::new();
+    for door in DOORS {
+        let log = LogFile::new(&format!("{}-previous-secret", door.slug()));
+        let started = door.start(&env, log.stdio()).await;
+        let address = format!("previous-{}@example.com", door.slug());
+        let body = json!({ "email": address }).to_string();
+        let answer = started.patch(&id, &old_cookie, &body).await;
+        drop(started);
 
-    let vercel_log = LogFile::new("vercel-previous-secret");
-    let (vercel, url) = start_vercel_logging_to(&env, vercel_log.stdio()).await;
-    let response = reqwest::Client::new()
-        .patch(format!("{url}/api/users/{id}"))
-        .header("cookie", &old_cookie)
-        .header("content-type", "application/json")
-        .body(json!({ "email": "previous-vercel@example.com" }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let refreshed = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap().to_owned());
-    let body: Value = response.json().await.unwrap();
-    drop(vercel);
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"user": {"id": user.id, "primary_email": "previous-vercel@example.com"}})
-        ),
-        "Vercel"
-    );
-    assert!(
-        current_only
-            .verify(
-                [refreshed.unwrap().as_str()],
-                neptun_users::session::unix_now_ms()
-            )
-            .is_ok(),
-        "Vercel: the refreshed cookie is signed with the current secret"
-    );
+        assert_eq!(
+            (answer.status, answer.json()),
+            (
+                200,
+                json!({"user": {"id": user.id, "primary_email": address}})
+            ),
+            "{door}: {answer:?}"
+        );
+        assert!(
+            current_only
+                .verify(
+                    [answer.session_cookie().as_str()],
+                    neptun_users::session::unix_now_ms()
+                )
+                .is_ok(),
+            "{door}: the refreshed cookie is signed with the current secret"
+        );
+        logs.push((door, log));
+    }
 
     let reads: Vec<Value> = secrets
         .calls_of("GetSecretValue")
@@ -1288,8 +1269,12 @@ async fn both_binaries_accept_the_previous_secrets_kept_in_secrets_manager() {
         [SECRET_ARN, PREVIOUS_ARN, SECRET_ARN, PREVIOUS_ARN],
         "each secret once per start, none per request"
     );
-    for (door, logs) in [("Lambda", lambda_log.read()), ("Vercel", vercel_log.read())] {
-        assert_no_secret_in(&logs, &[SECRET, PREVIOUS_SECRET, OLDEST], door);
+    for (door, log) in logs {
+        assert_no_secret_in(
+            &log.read(),
+            &[SECRET, PREVIOUS_SECRET, OLDEST],
+            &door.to_string(),
+        );
     }
 }
 
@@ -1336,14 +1321,9 @@ async fn both_binaries_refuse_to_start_when_the_secret_cannot_be_read() {
         let endpoint = stand_in
             .as_ref()
             .map_or(format!("http://127.0.0.1:{closed_port}"), |s| s.url.clone());
-        for binary in [LAMBDA, VERCEL] {
-            let mut command = Command::new(binary);
+        for door in DOORS {
+            let mut command = door.bare_command();
             command
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", "/nonexistent")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env("VERCEL_DEV_PORT", "0")
                 .env("AWS_REGION", "us-east-1")
                 .env("AWS_ACCESS_KEY_ID", "test")
                 .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -1353,19 +1333,19 @@ async fn both_binaries_refuse_to_start_when_the_secret_cannot_be_read() {
             let output = command.output().unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
 
-            assert!(!output.status.success(), "{binary} {why}");
+            assert!(!output.status.success(), "{door} {why}");
             assert_eq!(
                 stderr,
                 format!("neptun-users: refusing to start: {expected}\n"),
-                "{binary} {why}"
+                "{door} {why}"
             );
             assert!(
                 !stderr.contains(SECRET_ARN) && !stderr.contains("short\""),
-                "{binary} {why}: neither the secret's id nor its value"
+                "{door} {why}: neither the secret's id nor its value"
             );
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "{binary} {why}: gives up in bounded time: {:?}",
+                "{door} {why}: gives up in bounded time: {:?}",
                 started.elapsed()
             );
         }
