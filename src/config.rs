@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::domain::{MAX_SAFE_INTEGER, PasswordRules, UserId};
+use crate::domain::{MAX_SAFE_INTEGER, Origin, PasswordRules, UserId};
 
 /// The shortest secret accepted: HMAC-SHA256 key material needs at least 32 bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -87,8 +87,8 @@ pub struct Config {
     pub session_max_age_seconds: u64,
     /// DynamoDB table holding users and email claims.
     pub users_table: String,
-    /// Origins (exact `scheme://host[:port]`) allowed to call cross-origin with credentials.
-    pub allowed_origins: Vec<String>,
+    /// Origins allowed to call cross-origin with credentials, normalized for comparison.
+    pub allowed_origins: Vec<Origin>,
     /// Whether the session cookie carries `Secure`.
     pub cookie_secure: bool,
     /// The most one request may take, store retries included (`REQUEST_DEADLINE_MS`).
@@ -173,12 +173,13 @@ impl Config {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_TABLE.to_owned());
         let cookie_secure = switch(&lookup, "COOKIE_SECURE", true)?;
-        let allowed_origins = list(lookup("ALLOWED_ORIGINS"));
-        if !allowed_origins.iter().all(|entry| is_origin(entry)) {
-            return Err(ConfigError(
+        let allowed_origins = list(lookup("ALLOWED_ORIGINS"))
+            .iter()
+            .map(|entry| Origin::parse_setting(entry))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ConfigError(
                 "ALLOWED_ORIGINS has an entry that is not an origin: each must be http(s)://host[:port], with no path, query or user name".into(),
-            ));
-        }
+            ))?;
         let request_deadline = Duration::from_millis(positive(
             &lookup,
             "REQUEST_DEADLINE_MS",
@@ -294,54 +295,6 @@ fn check_password(name: &str, password: &str) -> Result<(), ConfigError> {
         )));
     }
     Ok(())
-}
-
-/// `http(s)://host[:port]` and nothing more: no path (not even `/`), query, fragment or user
-/// name. `null` (what a sandboxed page sends) is not an origin and never allowed.
-fn is_origin(entry: &str) -> bool {
-    let Some((scheme, authority)) = entry.split_once("://") else {
-        return false;
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return false;
-    }
-    let (host, port) = match authority.strip_prefix('[') {
-        // An IPv6 literal: `[::1]` or `[::1]:8080`.
-        Some(bracketed) => {
-            let Some((address, rest)) = bracketed.split_once(']') else {
-                return false;
-            };
-            if address.is_empty() || !address.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
-                return false;
-            }
-            match rest {
-                "" => (address, None),
-                _ => match rest.strip_prefix(':') {
-                    Some(port) => (address, Some(port)),
-                    None => return false,
-                },
-            }
-        }
-        None => {
-            let (host, port) = match authority.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            };
-            let label =
-                |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !host.split('.').all(label) {
-                return false;
-            }
-            (host, port)
-        }
-    };
-    let port_ok = port.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 5
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && p.parse::<u16>().is_ok_and(|p| p > 0)
-    });
-    !host.is_empty() && port_ok
 }
 
 fn check_secret(name: &str, secret: &[u8]) -> Result<(), ConfigError> {
@@ -691,8 +644,9 @@ mod tests {
             ("COOKIE_SECURE", "false"),
         ])
         .unwrap();
+        let origins: Vec<&str> = config.allowed_origins.iter().map(Origin::as_str).collect();
         assert_eq!(
-            config.allowed_origins,
+            origins,
             ["https://app.example.com", "http://localhost:5173"]
         );
         assert!(!config.cookie_secure);

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::credentials::{Clock, UserTurns};
+use crate::credentials::UserTurns;
 use crate::password::Hasher;
 use crate::session::SessionKeys;
 use crate::store::UserStore;
@@ -53,8 +54,6 @@ pub struct AppContext {
     pub hasher: Hasher,
     /// The scheme of the door's own server.
     pub scheme: Scheme,
-    /// `ALLOWED_ORIGINS`, normalized once (lower case, no default port) for comparison.
-    pub allowed_origins: Vec<String>,
     /// Whether the door's platform sets the forwarding headers; from `TRUST_FORWARDED_HEADERS`
     /// unless the door says otherwise ([`AppContext::with_forwarded_headers`]).
     pub forwarded_headers: ForwardedHeaders,
@@ -67,11 +66,6 @@ pub struct AppContext {
 impl AppContext {
     /// Builds the shared context, deriving the session keys once.
     pub fn new(config: Config, store: Arc<dyn UserStore>, scheme: Scheme) -> Self {
-        let allowed_origins = config
-            .allowed_origins
-            .iter()
-            .filter_map(|origin| crate::handler::normalize_origin(origin))
-            .collect();
         let forwarded_headers = if config.trust_forwarded_headers {
             ForwardedHeaders::Trusted
         } else {
@@ -79,7 +73,6 @@ impl AppContext {
         };
         Self {
             keys: SessionKeys::new(&config),
-            allowed_origins,
             config,
             store,
             hasher: Hasher::per_core(),

@@ -1,35 +1,14 @@
-//! What guards a credential check: the clock it is judged by, and one check at a time per
-//! user in this instance.
+//! What guards a credential check: one check at a time per user in this instance, and the
+//! `Retry-After` of a throttled one.
 //!
 //! Password attempts are counted in the user record, reserved before the password is
 //! verified (see [`crate::store::UserStore::reserve_attempt`]), so the limits hold across
 //! instances and cold starts.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::domain::UserId;
-use crate::session::unix_now_ms;
-
-/// The time requests are judged by: the system clock, plus an offset only tests move (to
-/// see a throttle window end without waiting a quarter of an hour).
-#[derive(Debug, Default)]
-pub struct Clock {
-    offset_ms: AtomicI64,
-}
-
-impl Clock {
-    /// Unix milliseconds now.
-    pub fn now_ms(&self) -> i64 {
-        unix_now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
-    }
-
-    /// Moves this clock `ms` into the future (tests).
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
 
 /// One credential check per user at a time in this instance: a second request for the same
 /// user waits for the first to finish, so one user cannot hold two Argon2 arenas, and the
@@ -110,13 +89,5 @@ mod tests {
         ] {
             assert_eq!(retry_after_secs(now, until), expected, "{now} {until}");
         }
-    }
-
-    #[test]
-    fn the_clock_moves_only_forward_by_what_tests_add() {
-        let clock = Clock::default();
-        let before = clock.now_ms();
-        clock.advance(60_000);
-        assert!(clock.now_ms() >= before + 60_000);
     }
 }

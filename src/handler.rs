@@ -18,13 +18,13 @@ use percent_encoding::percent_decode_str;
 use crate::context::{AppContext, ForwardedHeaders};
 use crate::credentials::retry_after_secs;
 use crate::domain::{
-    BodyError, CurrentPassword, Email, NewPassword, Rules, SignIn, SignUp, UserId, UserUpdate,
-    blocklist_issues,
+    BodyError, CurrentPassword, Email, NewPassword, Origin, Rules, SessionCheck, SignIn, SignUp,
+    UserId, UserUpdate, blocklist_issues,
 };
 use crate::error::{ApiError, Forbidden, SignedInRoute, Unauthorized};
 use crate::password::{DUMMY_HASH, HashError, PasswordHash, Verification};
 use crate::session::{NoSession, Session, Verified};
-use crate::store::{AttemptKind, SessionCheck, SignedIn, StoreError, StoredUser, UserPatch};
+use crate::store::{AttemptKind, SignedIn, StoreError, StoredUser, UserPatch};
 
 /// The largest body accepted; doors read at most one byte more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -599,8 +599,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// The request's `Origin`, if it is listed in `ALLOWED_ORIGINS` (`null` never is).
 fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
     let value = headers.get(header::ORIGIN)?;
-    let origin = normalize_origin(value.to_str().ok()?)?;
-    ctx.allowed_origins.contains(&origin).then_some(value)
+    let origin = Origin::from_header(value.to_str().ok()?)?;
+    ctx.config
+        .allowed_origins
+        .contains(&origin)
+        .then_some(value)
 }
 
 /// docs/contract.md, "Cross-site requests", for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
@@ -614,7 +617,7 @@ fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
     match headers.get(header::ORIGIN) {
         None => false,
         Some(origin) => {
-            let origin = origin.to_str().ok().and_then(normalize_origin);
+            let origin = origin.to_str().ok().and_then(Origin::from_header);
             origin.is_none() || origin != own_origin(ctx, request)
         }
     }
@@ -622,7 +625,7 @@ fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
 
 /// `scheme://host[:port]` of this request: the host the platform reports, else the
 /// forwarding headers where the door believes them, else `Host` and the server's own scheme.
-fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<String> {
+fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<Origin> {
     let headers = request.headers();
     let first = |name: &str| {
         headers
@@ -641,21 +644,7 @@ fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<String> {
         Some(PlatformHost(host)) => host.as_str(),
         None => forwarded("x-forwarded-host").or_else(|| first("host"))?,
     };
-    normalize_origin(&format!("{scheme}://{host}"))
-}
-
-/// Lower-cases an origin and drops its default port; `None` for `null` or a malformed one.
-pub(crate) fn normalize_origin(origin: &str) -> Option<String> {
-    let origin = origin.trim().to_ascii_lowercase();
-    let (scheme, authority) = origin.split_once("://")?;
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        return None;
-    }
-    let authority = match (scheme, authority.rsplit_once(':')) {
-        ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host,
-        _ => authority,
-    };
-    Some(format!("{scheme}://{authority}"))
+    Origin::from_header(&format!("{scheme}://{host}"))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response<String> {
@@ -739,25 +728,6 @@ impl From<HashError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins_compare_case_insensitively_without_default_ports() {
-        let cases = [
-            (
-                "https://App.Example.com:443",
-                Some("https://app.example.com"),
-            ),
-            ("http://localhost:80", Some("http://localhost")),
-            ("http://localhost:3000", Some("http://localhost:3000")),
-            ("https://example.com:80", Some("https://example.com:80")),
-            ("null", None),
-            ("https://", None),
-            ("https://a.com/path", None),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(normalize_origin(raw).as_deref(), expected, "{raw}");
-        }
-    }
 
     #[test]
     fn user_id_comes_from_the_extension_then_the_path_then_the_query() {

@@ -15,6 +15,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod credentials;

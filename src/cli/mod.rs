@@ -16,11 +16,12 @@ use serde_json::json;
 
 pub use args::{Command, Seed, StoreKind, UsageError, parse};
 
+use crate::clock::{unix_now, unix_now_ms};
 use crate::config::{Config, ConfigError, secret_variable};
 use crate::context::{AppContext, Scheme};
-use crate::domain::{Email, NewPassword, UserId};
+use crate::domain::{Email, INITIAL_SESSION_VERSION, NewPassword, UserId};
 use crate::password::Hasher;
-use crate::session::{INITIAL_SESSION_VERSION, SessionKeys, unix_now, unix_now_ms};
+use crate::session::SessionKeys;
 use crate::store::{DynamoStore, MemoryStore, StoreError, StoredUser, UserStore};
 
 /// Why a command that parsed could not do its work; printed as one line, exit status 1.

@@ -11,24 +11,21 @@
 //! a previous secret), unexpired, and younger than the absolute maximum age from its login;
 //! a refresh keeps the login, moves the expiry (never past that limit) and is always made with
 //! the current secret. Revocation is the store's condition, checked in the same write that
-//! applies the update (see [`crate::store::SessionCheck`]).
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! applies the update (see [`SessionCheck`]).
 
 use cookie::Cookie;
 
 use crate::config::{Config, SessionSecrets, UnstampedSessions};
-use crate::domain::UserId;
-use crate::store::SessionCheck;
+use crate::domain::{INITIAL_SESSION_VERSION, SessionCheck, UserId};
 
 pub mod nuxt;
 pub mod signed;
 
+// Tests and benches read the system clock through the session they make.
+pub use crate::clock::{unix_now, unix_now_ms};
+
 /// The cookie's name, in both formats.
 pub const COOKIE_NAME: &str = "neptun-session";
-
-/// The session version every new user starts with; a password change increments it.
-pub const INITIAL_SESSION_VERSION: u64 = 1;
 
 /// How far ahead of this server's clock a session's times may be (clock skew between
 /// instances): a session from further in the future never expires, and is refused.
@@ -336,19 +333,6 @@ impl SessionKeys {
             (Codec::Signed(signing), _) => signing.cookie_pair(session),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch, from the system clock.
-pub fn unix_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Seconds since the Unix epoch, from the system clock.
-pub fn unix_now() -> i64 {
-    unix_now_ms() / 1000
 }
 
 #[cfg(test)]

@@ -32,11 +32,11 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    AttemptKind, Attempts, Imported, SessionCheck, SignedIn, StoreError, StoredUser, Updated,
-    UserPatch, UserStore,
+    AttemptKind, Attempts, Imported, SignedIn, StoreError, StoredUser, Updated, UserPatch,
+    UserStore,
 };
 use crate::aws::{self, checked_sdk_config};
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, SessionCheck, UserId};
 use crate::password::PasswordHash;
 
 /// The table's only key attribute (a string partition key). `template.yaml` declares the same.

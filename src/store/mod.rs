@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, INITIAL_SESSION_VERSION, SessionCheck, UserId};
 use crate::password::PasswordHash;
 
 pub mod dynamodb;
@@ -79,7 +79,7 @@ impl StoredUser {
             id,
             email: email.clone(),
             password_hash: password_hash.cloned(),
-            session_version: crate::session::INITIAL_SESSION_VERSION,
+            session_version: INITIAL_SESSION_VERSION,
             created_at: now,
             updated_at: now,
             password_changed_at_ms: None,
@@ -211,22 +211,6 @@ impl AttemptKind<'_> {
             Self::SignIn => (SIGN_IN_PER_USER, None),
         }
     }
-}
-
-/// What makes the caller's session still valid, checked in the same write as the update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCheck {
-    /// The session carries a version (a signed session, or a Nuxt session the function
-    /// stamped): the stored one must equal it. A password change increments it, so every
-    /// older session is refused.
-    Version(u64),
-    /// An unstamped Nuxt session, accepted by `NUXT_UNSTAMPED_SESSIONS=accept` (Unix
-    /// milliseconds): valid only if it logged in at or after the last password change.
-    LoggedInAt(i64),
-    /// A stamped Nuxt session under `NUXT_UNSTAMPED_SESSIONS=accept`: valid if its version is
-    /// the stored one, or if its `loggedInAt` is at or after the last password change (the
-    /// app's own login merges into an old session and can keep a stale stamp).
-    VersionOrLoggedInAt(u64, i64),
 }
 
 /// One update with its preconditions.
