@@ -94,7 +94,7 @@ pub struct Config {
     /// The most one request may take, store retries included (`REQUEST_DEADLINE_MS`).
     pub request_deadline: Duration,
     /// Whether the local server believes `X-Forwarded-Host`/`-Proto` (a reverse proxy in front
-    /// of it sets them); the deployed doors decide for themselves.
+    /// of it sets them); the deployed entry points decide for themselves.
     pub trust_forwarded_headers: bool,
     /// `REQUIRE_CURRENT_PASSWORD`: every update must carry a verified `current_password`.
     pub require_current_password: bool,

@@ -26,7 +26,7 @@ use crate::password::{DUMMY_HASH, HashError, PasswordHash, Verification};
 use crate::session::{NoSession, Session, Verified};
 use crate::store::{AttemptKind, SignedIn, StoreError, StoredUser, UserPatch};
 
-/// The largest body accepted; doors read at most one byte more.
+/// The largest body accepted; entry points read at most one byte more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The sign-in route.
@@ -114,7 +114,7 @@ struct Trace {
 }
 
 /// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
-/// enabled (every door's is): the request deadline is a Tokio timeout.
+/// enabled (every entry point's is): the request deadline is a Tokio timeout.
 pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
     let started = Instant::now();
     let mut trace = Trace::default();
@@ -265,13 +265,13 @@ async fn update_user(
     trace.event = Some("credential_changed");
     let new_email = update.email.as_ref();
     // Held until the write: one credential check per user at a time in this instance.
-    let (checked, _turn) = match (update.password, update.current_password) {
+    let (checked, _user_lock) = match (update.password, update.current_password) {
         (None, None) => (Checked::by_session(&session, check), None),
         (password, current) => {
-            let turn = ctx.turns.wait(user_id).await;
+            let user_lock = ctx.user_locks.lock(user_id).await;
             let checked =
                 check_credentials(ctx, &session, check, new_email, password, current).await?;
-            (checked, Some(turn))
+            (checked, Some(user_lock))
         }
     };
     let now_ms = ctx.clock.now_ms();
@@ -624,7 +624,7 @@ fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
 }
 
 /// `scheme://host[:port]` of this request: the host the platform reports, else the
-/// forwarding headers where the door believes them, else `Host` and the server's own scheme.
+/// forwarding headers where the entry point believes them, else `Host` and the server's own scheme.
 fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<Origin> {
     let headers = request.headers();
     let first = |name: &str| {

@@ -4,7 +4,7 @@
 //! One platform-free [`handler::handle`] turns an `http::Request<Bytes>` into an
 //! `http::Response<String>`. It serves the three routes that touch credentials on the user
 //! table: `PATCH /api/users/{user_id}`, `POST /api/auth/login` and `POST /api/auth/sign-up`.
-//! Three thin doors call it: the Vercel functions (`api/users/[user_id].rs`,
+//! Three thin entry points call it: the Vercel functions (`api/users/[user_id].rs`,
 //! `api/auth/login.rs`, `api/auth/sign-up.rs`, each [`vercel::run`]), the AWS Lambda function
 //! (`src/bin/lambda.rs`) and the local command (`src/main.rs`), each building one
 //! [`AppContext`] per cold start.

@@ -323,8 +323,8 @@ struct Pool {
     /// Argon2 or bcrypt computations started, ever (what a test counts to prove a request
     /// bought none).
     started: AtomicUsize,
-    /// One permit per place in the queue (waiting or running); none left: refuse at once.
-    places: Arc<tokio::sync::Semaphore>,
+    /// One permit per job admitted (waiting or running); none left: refuse at once.
+    queue_slots: Arc<tokio::sync::Semaphore>,
     /// Started on first use, so a cold start that never changes a password starts no thread
     /// and maps no arena.
     jobs: OnceLock<mpsc::Sender<Job>>,
@@ -337,7 +337,7 @@ impl Hasher {
             inner: Arc::new(Pool {
                 concurrency: concurrency.max(1),
                 started: AtomicUsize::new(0),
-                places: Arc::new(tokio::sync::Semaphore::new(
+                queue_slots: Arc::new(tokio::sync::Semaphore::new(
                     concurrency.max(1) * (QUEUE_PER_THREAD + 1),
                 )),
                 jobs: OnceLock::new(),
@@ -394,10 +394,12 @@ impl Hasher {
     /// Queues one job made by `job` around its reply channel and waits for the answer.
     async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, HashError> {
         let pool = &*self.inner;
-        let _place = Arc::clone(&pool.places).try_acquire_owned().map_err(|_| {
-            tracing::warn!("password hash queue full");
-            HashError
-        })?;
+        let _slot = Arc::clone(&pool.queue_slots)
+            .try_acquire_owned()
+            .map_err(|_| {
+                tracing::warn!("password hash queue full");
+                HashError
+            })?;
         let (reply, answer) = oneshot::channel();
         pool.started.fetch_add(1, Ordering::Relaxed);
         self.jobs().send(job(reply)).map_err(|_| HashError)?;
@@ -845,7 +847,7 @@ mod tests {
         let hasher = Hasher::new(1);
         let pool = &*hasher.inner;
         let held: Vec<_> = (0..QUEUE_PER_THREAD + 1)
-            .map(|_| Arc::clone(&pool.places).try_acquire_owned())
+            .map(|_| Arc::clone(&pool.queue_slots).try_acquire_owned())
             .collect();
         assert!(held.iter().all(Result::is_ok));
         let refused = hasher

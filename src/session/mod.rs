@@ -51,12 +51,12 @@ pub struct Session {
     /// The session's own id, kept through every refresh: wrong current passwords are
     /// counted per session. The Nuxt session's `id`; the signed session's `sid`.
     pub id: String,
-    /// What the format carries besides: kept verbatim through a refresh.
-    carried: Carried,
+    /// What only this cookie's format has, kept verbatim through a refresh.
+    format_fields: FormatFields,
 }
 
 #[derive(Clone, PartialEq)]
-enum Carried {
+enum FormatFields {
     /// The signed format carries nothing else.
     Signed,
     /// The whole h3 session object (`{id, createdAt, data}`), every key of it kept, and the
@@ -89,15 +89,15 @@ impl Session {
     /// `NUXT_UNSTAMPED_SESSIONS=accept`, a Nuxt session also passes by the web app's login
     /// time (the app's login merges into an old session and can keep a stale stamp).
     fn check(&self, unstamped: UnstampedSessions) -> Option<SessionCheck> {
-        match (&self.carried, self.version, unstamped) {
-            (Carried::Signed, Some(version), _) => Some(SessionCheck::Version(version)),
-            (Carried::Nuxt { .. }, Some(version), UnstampedSessions::Refuse) => {
+        match (&self.format_fields, self.version, unstamped) {
+            (FormatFields::Signed, Some(version), _) => Some(SessionCheck::Version(version)),
+            (FormatFields::Nuxt { .. }, Some(version), UnstampedSessions::Refuse) => {
                 Some(SessionCheck::Version(version))
             }
-            (Carried::Nuxt { app_login_ms, .. }, Some(version), UnstampedSessions::Accept) => {
+            (FormatFields::Nuxt { app_login_ms, .. }, Some(version), UnstampedSessions::Accept) => {
                 Some(SessionCheck::VersionOrLoggedInAt(version, *app_login_ms))
             }
-            (Carried::Nuxt { app_login_ms, .. }, None, UnstampedSessions::Accept) => {
+            (FormatFields::Nuxt { app_login_ms, .. }, None, UnstampedSessions::Accept) => {
                 Some(SessionCheck::LoggedInAt(*app_login_ms))
             }
             (_, None, _) => None,
@@ -220,9 +220,9 @@ impl SessionKeys {
     ) -> Session {
         let lifetime = expires_in.map_or(self.ttl_ms, |s| s.saturating_mul(1000));
         let id = uuid::Uuid::new_v4().to_string();
-        let carried = match &self.codec {
-            Codec::Signed(_) => Carried::Signed,
-            Codec::Nuxt(_) => Carried::Nuxt {
+        let format_fields = match &self.codec {
+            Codec::Signed(_) => FormatFields::Signed,
+            Codec::Nuxt(_) => FormatFields::Nuxt {
                 object: Box::new(nuxt::new_session_object(
                     &id, user_id, email, version, now_ms,
                 )),
@@ -237,18 +237,18 @@ impl SessionKeys {
             expires_at_ms: now_ms.saturating_add(lifetime),
             version: Some(version),
             id,
-            carried,
+            format_fields,
         }
     }
 
     /// The body a sign-in or sign-up answers with: in the Nuxt format the session's `data`
     /// (what the web app's own route returns), in the signed one `{"user":{"id","primary_email"}}`.
     pub fn sign_in_body(&self, session: &Session) -> String {
-        match &session.carried {
-            Carried::Nuxt { object, .. } => object
+        match &session.format_fields {
+            FormatFields::Nuxt { object, .. } => object
                 .get("data")
                 .map_or_else(|| "{}".to_owned(), |data| data.to_string()),
-            Carried::Signed => serde_json::json!({
+            FormatFields::Signed => serde_json::json!({
                 "user": {"id": session.user_id.get(), "primary_email": session.email}
             })
             .to_string(),
@@ -268,15 +268,15 @@ impl SessionKeys {
     ) -> Session {
         let limit = session.login_at_ms.saturating_add(self.max_age_ms);
         let version = version.or(session.version);
-        let carried = match &session.carried {
-            Carried::Signed => Carried::Signed,
-            Carried::Nuxt {
+        let format_fields = match &session.format_fields {
+            FormatFields::Signed => FormatFields::Signed,
+            FormatFields::Nuxt {
                 object,
                 app_login_ms,
             } => {
                 let mut object = object.clone();
                 nuxt::refresh_session_object(&mut object, email, version, session.login_at_ms);
-                Carried::Nuxt {
+                FormatFields::Nuxt {
                     object,
                     app_login_ms: *app_login_ms,
                 }
@@ -290,7 +290,7 @@ impl SessionKeys {
             expires_at_ms: now_ms.saturating_add(self.ttl_ms).min(limit),
             version,
             id: session.id.clone(),
-            carried,
+            format_fields,
         }
     }
 
@@ -313,11 +313,11 @@ impl SessionKeys {
     /// `neptun-session=<value>`, as a `Cookie` request header carries it, made with the
     /// current secret.
     pub fn cookie_pair(&self, session: &Session) -> String {
-        match (&self.codec, &session.carried) {
-            (Codec::Nuxt(sealing), Carried::Nuxt { object, .. }) => {
+        match (&self.codec, &session.format_fields) {
+            (Codec::Nuxt(sealing), FormatFields::Nuxt { object, .. }) => {
                 sealing.seal(object, session.expires_at_ms)
             }
-            (Codec::Nuxt(sealing), Carried::Signed) => {
+            (Codec::Nuxt(sealing), FormatFields::Signed) => {
                 // A session opened in the other format cannot reach here (the codec is
                 // chosen once); build the object rather than fail.
                 let version = session.version.unwrap_or(INITIAL_SESSION_VERSION);

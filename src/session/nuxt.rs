@@ -21,7 +21,7 @@
 //! (same `id`, `createdAt`, `loggedInAt`, every other key of `data` and `data.user`), sets
 //! `data.user.primary_email` to the stored address, and stamps it.
 
-use super::{COOKIE_NAME, Carried, Session};
+use super::{COOKIE_NAME, FormatFields, Session};
 use crate::domain::UserId;
 use crate::iron::{self, IronPassword};
 
@@ -90,7 +90,7 @@ impl Sealing {
             expires_at_ms: opened.expires_at_ms.map_or(limit, |at| at.min(limit)),
             version,
             id,
-            carried: Carried::Nuxt {
+            format_fields: FormatFields::Nuxt {
                 object: Box::new(object),
                 app_login_ms,
             },
@@ -196,7 +196,7 @@ mod tests {
     }
 
     fn object_of(session: &Session) -> &Value {
-        let Carried::Nuxt { object, .. } = &session.carried else {
+        let FormatFields::Nuxt { object, .. } = &session.format_fields else {
             panic!("a Nuxt session");
         };
         object

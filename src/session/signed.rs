@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::{COOKIE_NAME, Carried, Session};
+use super::{COOKIE_NAME, FormatFields, Session};
 use crate::domain::UserId;
 
 /// The signed JSON, field for field (times in Unix seconds).
@@ -104,7 +104,7 @@ impl Signing {
             expires_at_ms: ms(payload.exp),
             version: Some(payload.ver),
             id,
-            carried: Carried::Signed,
+            format_fields: FormatFields::Signed,
         })
     }
 

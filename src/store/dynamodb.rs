@@ -64,7 +64,7 @@ enum Refusal {
     Conflict,
     /// The condition failed because this very update already landed: the SDK retried an
     /// attempt whose answer was lost. The stored item says what it wrote.
-    Landed(Updated),
+    AlreadyApplied(Updated),
 }
 
 impl DynamoStore {
@@ -584,7 +584,7 @@ impl UserStore for DynamoStore {
         let mut conflict_retries = CONFLICT_RETRIES;
         loop {
             match self.try_update(patch, &known_email).await {
-                Ok(updated) | Err(Refusal::Landed(updated)) => {
+                Ok(updated) | Err(Refusal::AlreadyApplied(updated)) => {
                     return self.with_version(patch, updated).await;
                 }
                 Err(Refusal::Store(error)) => return Err(error),
@@ -870,7 +870,7 @@ fn refusal_from_user(
             .as_ref()
             .is_none_or(|e| e.as_str() == updated.email.as_str())
     {
-        return Refusal::Landed(updated);
+        return Refusal::AlreadyApplied(updated);
     }
     let valid = user_from(patch.id, item).is_some_and(|user| user.accepts(patch.session));
     let verified_still_stored = patch
