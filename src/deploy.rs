@@ -14,7 +14,7 @@ use http::HeaderMap;
 use tokio::sync::watch;
 
 use crate::aws::{checked, sdk_config_loader};
-use crate::config::Config;
+use crate::config::{Config, SessionFormat};
 use crate::context::{AppContext, ForwardedHeaders, Scheme};
 use crate::secrets_manager::SecretReference;
 use crate::store::{DynamoStore, StoreError};
@@ -77,74 +77,84 @@ impl Startup {
     }
 }
 
-/// A stand-in for a session secret still in Secrets Manager while the other settings are
-/// checked: long enough for either format, never used to sign anything.
-const SECRET_PLACEHOLDER: &str = "placeholder-until-the-secret-is-read-from-secrets-manager";
-
 /// Reads and checks the configuration and the SDK's settings now, so a bad one stops the start
-/// with a message naming it: first everything that needs no network, then the AWS region and
-/// credentials, then the session secret from Secrets Manager if it is kept there. The DynamoDB
-/// client and the rest of the context are then built on a runtime worker while the caller
-/// starts the platform's runtime: the client's endpoint rules (~0.2 ms of CPU) overlap the
-/// runtime's own start-up and its wait for the first event, which waits for the context in
-/// turn. The overlap needs a multi-threaded runtime (both entry points run one); on a current-thread
-/// runtime the build simply runs first.
+/// with a message naming it: first everything that needs no network (the session secrets
+/// too, unless they are kept in Secrets Manager), then the AWS region and credentials, then
+/// the secrets from Secrets Manager if they are kept there. The DynamoDB client and the rest
+/// of the context are then built on a runtime worker while the caller starts the platform's
+/// runtime: the client's endpoint rules (~0.2 ms of CPU) overlap the runtime's own start-up
+/// and its wait for the first event, which waits for the context in turn. The overlap needs a
+/// multi-threaded runtime (both entry points run one); on a current-thread runtime the build
+/// simply runs first.
 pub async fn init(platform: Platform) -> Result<Startup, String> {
     let env = |name: &str| std::env::var(name).ok();
     let references = SecretReference::all_from_lookup(env)?;
-    let placeholders: Vec<(&str, &str)> = references
-        .iter()
-        .map(|r| (r.variable(), SECRET_PLACEHOLDER))
-        .collect();
-    let config = read_config(env, &placeholders)?;
-    if !config.cookie_secure {
+    let settings = Config::without_secrets(env).map_err(|e| e.to_string())?;
+    if !settings.cookie_secure {
         return Err(
             "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
         );
     }
+    let Some(first) = references.first() else {
+        let config = with_secrets(settings, env, &[])?;
+        let (sdk_config, oidc) = aws_settings(platform, env).await?;
+        return Ok(build(platform, config, sdk_config, oidc));
+    };
+    let (sdk_config, oidc) = aws_settings(platform, env).await?;
+    if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
+        return Err(format!(
+            "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
+            first.id_variable(),
+            first.variable()
+        ));
+    }
+    let mut secrets = Vec::new();
+    for reference in &references {
+        secrets.push((reference.variable(), reference.read(&sdk_config).await?));
+    }
+    let secrets: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(variable, value)| (*variable, value.as_str()))
+        .collect();
+    let config = with_secrets(settings, env, &secrets).map_err(|error| {
+        // The reference whose variable the message names: the longest name that appears
+        // (`SESSION_SECRET` is part of `SESSION_SECRET_PREVIOUS`).
+        let named = references
+            .iter()
+            .filter(|r| error.contains(r.variable()))
+            .max_by_key(|r| r.variable().len());
+        match named {
+            Some(reference) => format!(
+                "{error} (its value comes from the secret {} names)",
+                reference.id_variable()
+            ),
+            None => error,
+        }
+    })?;
+    Ok(build(platform, config, sdk_config, oidc))
+}
+
+/// The SDK's settings (region, endpoints) with the platform's AWS credentials.
+async fn aws_settings(
+    platform: Platform,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(SdkConfig, Option<OidcToken>), String> {
     let without_credentials = checked(sdk_config_loader().no_credentials())
         .await
         .map_err(|error| match error {
             StoreError::Unavailable(reason) => reason,
             other => format!("{other:?}"),
         })?;
-    let (sdk_config, oidc) =
-        AwsCredentials::from_lookup(platform, env)?.added_to(without_credentials);
-    let config = match references.first() {
-        None => config,
-        Some(first) => {
-            if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
-                return Err(format!(
-                    "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
-                    first.id_variable(),
-                    first.variable()
-                ));
-            }
-            let mut secrets = Vec::new();
-            for reference in &references {
-                secrets.push((reference.variable(), reference.read(&sdk_config).await?));
-            }
-            let secrets: Vec<(&str, &str)> = secrets
-                .iter()
-                .map(|(variable, value)| (*variable, value.as_str()))
-                .collect();
-            read_config(env, &secrets).map_err(|error| {
-                // The reference whose variable the message names: the longest name that
-                // appears (`SESSION_SECRET` is part of `SESSION_SECRET_PREVIOUS`).
-                let named = references
-                    .iter()
-                    .filter(|r| error.contains(r.variable()))
-                    .max_by_key(|r| r.variable().len());
-                match named {
-                    Some(reference) => format!(
-                        "{error} (its value comes from the secret {} names)",
-                        reference.id_variable()
-                    ),
-                    None => error,
-                }
-            })?
-        }
-    };
+    Ok(AwsCredentials::from_lookup(platform, env)?.added_to(without_credentials))
+}
+
+/// Starts building the context on a runtime worker; requests wait for it.
+fn build(
+    platform: Platform,
+    config: Config,
+    sdk_config: SdkConfig,
+    oidc: Option<OidcToken>,
+) -> Startup {
     let (scheme, forwarded) = platform.scheme_and_forwarding();
     let (built, startup) = watch::channel(None);
     tokio::spawn(async move {
@@ -153,25 +163,27 @@ pub async fn init(platform: Platform) -> Result<Startup, String> {
             AppContext::new(config, Arc::new(store), scheme).with_forwarded_headers(forwarded);
         let _ = built.send(Some(Arc::new(ctx)));
     });
-    Ok(Startup {
+    Startup {
         built: startup,
         oidc,
-    })
+    }
 }
 
-/// The configuration from `env`, with `secrets` (variable, value) answering for the session
-/// secrets kept elsewhere.
-fn read_config(
+/// `config` completed with the session secrets: `secrets` (variable, value) answer for those
+/// kept elsewhere, `env` for the rest.
+fn with_secrets(
+    config: Config<SessionFormat>,
     env: impl Fn(&str) -> Option<String>,
     secrets: &[(&str, &str)],
 ) -> Result<Config, String> {
-    Config::from_lookup(
-        |name| match secrets.iter().find(|(variable, _)| *variable == name) {
-            Some((_, value)) => Some((*value).to_owned()),
-            None => env(name),
-        },
-    )
-    .map_err(|e| e.to_string())
+    config
+        .with_secrets(
+            |name| match secrets.iter().find(|(variable, _)| *variable == name) {
+                Some((_, value)) => Some((*value).to_owned()),
+                None => env(name),
+            },
+        )
+        .map_err(|e| e.to_string())
 }
 
 /// Where a deployed function's AWS credentials come from. Only the environment is consulted:
@@ -276,6 +288,15 @@ pub fn refuse_to_start(message: &str) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The configuration from `env`, with `secrets` answering for the secrets kept elsewhere.
+    fn read_config(
+        env: impl Fn(&str) -> Option<String>,
+        secrets: &[(&str, &str)],
+    ) -> Result<Config, String> {
+        let config = Config::without_secrets(&env).map_err(|e| e.to_string())?;
+        with_secrets(config, env, secrets)
+    }
 
     #[test]
     fn credentials_come_from_a_role_on_vercel_then_from_keys() {

@@ -14,6 +14,7 @@
 //! applies the update (see [`SessionCheck`]).
 
 use cookie::Cookie;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, SessionSecrets, UnstampedSessions};
 use crate::domain::{INITIAL_SESSION_VERSION, SessionCheck, UserId};
@@ -159,10 +160,18 @@ impl SessionKeys {
         };
         let codec = match &config.session {
             SessionSecrets::Signed { current, previous } => {
-                Codec::Signed(signed::Signing::new(current, previous))
+                let previous: Vec<&[u8]> = previous
+                    .iter()
+                    .map(|secret| secret.expose_secret().as_bytes())
+                    .collect();
+                Codec::Signed(signed::Signing::new(
+                    current.expose_secret().as_bytes(),
+                    &previous,
+                ))
             }
             SessionSecrets::Nuxt { current, previous } => {
-                Codec::Nuxt(nuxt::Sealing::new(current, previous))
+                let previous: Vec<&str> = previous.iter().map(|p| p.expose_secret()).collect();
+                Codec::Nuxt(nuxt::Sealing::new(current.expose_secret(), &previous))
             }
         };
         Self {

@@ -42,9 +42,9 @@ pub(super) struct Sealing {
 
 impl Sealing {
     /// Derives what each password needs once, at start. `Config` has checked their length.
-    pub(super) fn new(current: &str, previous: &[String]) -> Self {
+    pub(super) fn new(current: &str, previous: &[&str]) -> Self {
         let passwords = std::iter::once(current)
-            .chain(previous.iter().map(String::as_str))
+            .chain(previous.iter().copied())
             .map(|password| {
                 IronPassword::new(password).expect("BUG: Config refuses passwords iron refuses")
             })

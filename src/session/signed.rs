@@ -72,7 +72,7 @@ pub(super) struct Signing {
 
 impl Signing {
     /// Derives the keys once, at start.
-    pub(super) fn new(current: &[u8], previous: &[Vec<u8>]) -> Self {
+    pub(super) fn new(current: &[u8], previous: &[&[u8]]) -> Self {
         Self {
             current: Signer::derive(current),
             previous: previous.iter().map(|s| Signer::derive(s)).collect(),
