@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 
 /// The time requests are judged by: the system clock, plus an offset only tests move (to
 /// see a throttle window end without waiting a quarter of an hour).
@@ -48,18 +50,12 @@ pub fn parse_time_ms(time: &str) -> Option<i64> {
 
 /// Epoch milliseconds as JavaScript's `Date.prototype.toISOString` writes them.
 pub fn format_time_ms(ms: i64) -> String {
-    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        time.year(),
-        u8::from(time.month()),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second(),
-        time.millisecond()
-    )
+    const JS_ISO: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(JS_ISO)
+        .expect("BUG: a UTC date-time has every component the description names")
 }
 
 #[cfg(test)]
@@ -77,6 +73,11 @@ mod tests {
     #[test]
     fn times_are_written_as_javascript_writes_them_and_read_back() {
         assert_eq!(format_time_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_time_ms(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            format_time_ms(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
         assert_eq!(
             format_time_ms(1_714_557_600_042),
             "2024-05-01T10:00:00.042Z"
