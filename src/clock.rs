@@ -24,6 +24,7 @@ impl Clock {
     }
 
     /// Moves this clock `ms` into the future (tests).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn advance(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }

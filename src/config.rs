@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::domain::{MAX_SAFE_INTEGER, Origin, PasswordRules, UserId};
 
@@ -122,7 +122,9 @@ impl SessionSecrets {
     }
 
     /// Every secret, current first, as text: for tests and log scans that must never find them.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn all(&self) -> Vec<String> {
+        use secrecy::ExposeSecret;
         let (Self::Signed { current, previous } | Self::Nuxt { current, previous }) = self;
         std::iter::once(current)
             .chain(previous)

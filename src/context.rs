@@ -48,14 +48,14 @@ pub struct AppContext {
     pub config: Config,
     /// Session signing keys derived from the settings.
     pub keys: SessionKeys,
-    /// Where users live.
+    /// The user table: DynamoDB when deployed; DynamoDB or memory locally.
     pub store: Arc<dyn UserStore>,
     /// The bounded Argon2id hasher.
     pub hasher: Hasher,
     /// The scheme of the entry point's own server.
     pub scheme: Scheme,
     /// Whether the entry point's platform sets the forwarding headers; from `TRUST_FORWARDED_HEADERS`
-    /// unless the entry point says otherwise ([`AppContext::with_forwarded_headers`]).
+    /// unless the entry point says otherwise (`AppContext::with_forwarded_headers`).
     pub forwarded_headers: ForwardedHeaders,
     /// The time requests are judged by (tests move it).
     pub clock: Arc<Clock>,
@@ -84,7 +84,7 @@ impl AppContext {
     }
 
     /// The entry point's own knowledge of its platform's forwarding headers, over the setting.
-    pub fn with_forwarded_headers(mut self, forwarded_headers: ForwardedHeaders) -> Self {
+    pub(crate) fn with_forwarded_headers(mut self, forwarded_headers: ForwardedHeaders) -> Self {
         self.forwarded_headers = forwarded_headers;
         self
     }

@@ -67,7 +67,7 @@ impl Startup {
     /// Vercel's `x-vercel-oidc-token`: kept for the credentials provider when AWS credentials
     /// come from OIDC federation, and taken off the request in any case, so the credential
     /// goes no further than the platform.
-    pub fn take_oidc_token(&self, headers: &mut HeaderMap) {
+    pub(crate) fn take_oidc_token(&self, headers: &mut HeaderMap) {
         match &self.oidc {
             Some(token) => token.take_from(headers),
             None => {
@@ -280,7 +280,7 @@ pub fn stopped<E: std::fmt::Display>(platform: Platform, outcome: Result<(), E>)
 }
 
 /// Prints the start-up failure as one line and gives the exit status that stops the runtime.
-pub fn refuse_to_start(message: &str) -> ExitCode {
+pub(crate) fn refuse_to_start(message: &str) -> ExitCode {
     eprintln!("neptun-users: refusing to start: {message}");
     ExitCode::FAILURE
 }

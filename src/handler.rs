@@ -304,7 +304,6 @@ struct Checked {
     session: SessionCheck,
     /// The address the write believes is stored.
     known_email: String,
-    /// The new password's hash.
     password_hash: Option<PasswordHash>,
     /// The stored hash `current_password` verified against.
     verified_hash: Option<PasswordHash>,

@@ -15,10 +15,8 @@ mod user_id;
 pub use email::Email;
 pub use issue::Issue;
 pub use origin::Origin;
-pub use password::{
-    CurrentPassword, NewPassword, PasswordRules, SPECIAL_CHARACTERS, blocklist_issues,
-    composition_issues, is_common,
-};
+pub(crate) use password::blocklist_issues;
+pub use password::{CurrentPassword, NewPassword, PasswordRules, SPECIAL_CHARACTERS};
 pub use session_check::{INITIAL_SESSION_VERSION, SessionCheck};
 pub use sign_in::{SignIn, SignUp};
 pub use update::{BodyError, Rules, UserUpdate};

@@ -1,6 +1,6 @@
 //! The `neptun-session` cookie: who is signed in, in either of the two formats it comes in.
 //!
-//! - **signed** (`SESSION_FORMAT=signed`, the default; [`signed`]): the function's own
+//! - **signed** (`SESSION_FORMAT=signed`, the default; `signed`): the function's own
 //!   format, base64url JSON signed with HMAC-SHA256 under `SESSION_SECRET`.
 //! - **nuxt** (`SESSION_FORMAT=nuxt`; [`nuxt`]): the session object of the Neptun web app's
 //!   Nuxt login (`nuxt-auth-utils` on h3), sealed with iron under `NUXT_SESSION_PASSWORD`.
@@ -20,17 +20,17 @@ use crate::config::{Config, SessionSecrets, UnstampedSessions};
 use crate::domain::{INITIAL_SESSION_VERSION, SessionCheck, UserId};
 
 pub mod nuxt;
-pub mod signed;
+pub(crate) mod signed;
 
 // Tests and benches read the system clock through the session they make.
 pub use crate::clock::{unix_now, unix_now_ms};
 
 /// The cookie's name, in both formats.
-pub const COOKIE_NAME: &str = "neptun-session";
+pub(crate) const COOKIE_NAME: &str = "neptun-session";
 
 /// How far ahead of this server's clock a session's times may be (clock skew between
 /// instances): a session from further in the future never expires, and is refused.
-pub const MAX_CLOCK_SKEW_MS: i64 = 60_000;
+pub(crate) const MAX_CLOCK_SKEW_MS: i64 = 60_000;
 
 /// What a session cookie says about its holder, whatever its format.
 #[derive(Clone, PartialEq)]
@@ -110,7 +110,7 @@ impl Session {
 /// store must still find true.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
-    /// The session.
+    /// What the cookie says.
     pub session: Session,
     /// What makes it still valid: checked against the user record.
     pub check: SessionCheck,
@@ -252,7 +252,7 @@ impl SessionKeys {
 
     /// The body a sign-in or sign-up answers with: in the Nuxt format the session's `data`
     /// (what the web app's own route returns), in the signed one `{"user":{"id","primary_email"}}`.
-    pub fn sign_in_body(&self, session: &Session) -> String {
+    pub(crate) fn sign_in_body(&self, session: &Session) -> String {
         match &session.format_fields {
             FormatFields::Nuxt { object, .. } => object
                 .get("data")

@@ -75,7 +75,7 @@ impl DynamoStore {
         Ok(Self::new(&checked_sdk_config().await?, table))
     }
 
-    /// A client built from `sdk_config` (see [`checked_sdk_config`]), on `table`.
+    /// A client built from `sdk_config` (see `aws::checked_sdk_config`), on `table`.
     pub fn new(sdk_config: &SdkConfig, table: &str) -> Self {
         Self::with_client(Client::new(sdk_config), table)
     }
@@ -1011,11 +1011,11 @@ impl KeyPrefix {
 }
 
 /// Users: `USER#<id>`.
-pub const USER_KEY_PREFIX: &str = "USER#";
+pub(crate) const USER_KEY_PREFIX: &str = "USER#";
 /// Address claims: `EMAIL#<normalized address>`.
-pub const EMAIL_KEY_PREFIX: &str = "EMAIL#";
+pub(crate) const EMAIL_KEY_PREFIX: &str = "EMAIL#";
 /// The id counter's one key.
-pub const COUNTER_KEY: &str = "COUNTER#users";
+pub(crate) const COUNTER_KEY: &str = "COUNTER#users";
 
 /// Every kind of partition key the code reads or writes. `template.yaml` grants the
 /// functions these and no other (`dynamodb:LeadingKeys`); tests/template.rs checks that the
@@ -1027,12 +1027,12 @@ pub const KEY_PREFIXES: [KeyPrefix; 3] = [
 ];
 
 /// `USER#<id>`.
-pub fn user_key(id: UserId) -> String {
+pub(crate) fn user_key(id: UserId) -> String {
     format!("{USER_KEY_PREFIX}{id}")
 }
 
 /// `EMAIL#<normalized address>`.
-pub fn email_key(normalized: &str) -> String {
+pub(crate) fn email_key(normalized: &str) -> String {
     format!("{EMAIL_KEY_PREFIX}{normalized}")
 }
 

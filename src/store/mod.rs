@@ -13,7 +13,7 @@ use crate::domain::{Email, INITIAL_SESSION_VERSION, SessionCheck, UserId};
 use crate::password::PasswordHash;
 
 pub mod dynamodb;
-pub mod memory;
+mod memory;
 
 pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
@@ -111,7 +111,7 @@ impl StoredUser {
     }
 
     /// Whether `other` is this record as an import would write it again.
-    pub fn same_import(&self, other: &StoredUser) -> bool {
+    pub(crate) fn same_import(&self, other: &StoredUser) -> bool {
         self.id == other.id
             && self.email.as_str() == other.email.as_str()
             && self.password_hash == other.password_hash
@@ -135,22 +135,22 @@ pub struct Attempts {
 /// How long a window of attempts lasts, from its first attempt: 15 minutes.
 pub const ATTEMPT_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// `current_password` attempts one session may make per window.
-pub const CURRENT_PASSWORD_PER_SESSION: u32 = 5;
+pub(crate) const CURRENT_PASSWORD_PER_SESSION: u32 = 5;
 /// `current_password` attempts all of a user's sessions together may make per window.
-pub const CURRENT_PASSWORD_PER_USER: u32 = 20;
+pub(crate) const CURRENT_PASSWORD_PER_USER: u32 = 20;
 /// Sign-in attempts per account per window.
-pub const SIGN_IN_PER_USER: u32 = 10;
+pub(crate) const SIGN_IN_PER_USER: u32 = 10;
 
 impl Attempts {
     /// When the window that `now_ms` falls in ends, if one is open.
-    pub fn open_until(&self, now_ms: i64) -> Option<i64> {
+    pub(crate) fn open_until(&self, now_ms: i64) -> Option<i64> {
         let ends = self.window_start_ms?.saturating_add(ATTEMPT_WINDOW_MS);
         (now_ms < ends).then_some(ends)
     }
 
     /// Whether one more attempt of `kind` may be made at `now_ms`: `Err` with the time the
     /// lock ends when a limit is reached.
-    pub fn admit(&self, kind: &AttemptKind<'_>, now_ms: i64) -> Result<(), i64> {
+    pub(crate) fn admit(&self, kind: &AttemptKind<'_>, now_ms: i64) -> Result<(), i64> {
         let Some(ends) = self.open_until(now_ms) else {
             return Ok(());
         };
@@ -164,7 +164,7 @@ impl Attempts {
         }
     }
 
-    /// Counts one attempt of `kind` at `now_ms` (after [`Attempts::admit`] said yes): into the
+    /// Counts one attempt of `kind` at `now_ms` (after `Attempts::admit` said yes): into the
     /// open window, or as the first of a new one.
     pub fn reserve(&mut self, kind: &AttemptKind<'_>, now_ms: i64) {
         if self.open_until(now_ms).is_none() {
