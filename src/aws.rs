@@ -16,13 +16,13 @@ use base64::Engine as _;
 use crate::store::StoreError;
 
 /// Connecting to AWS; a stuck handshake gives up quickly and is retried.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
 /// One HTTP attempt, including reading the answer.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// A whole operation, retries included: the worst case a request waits on the store.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(5_000);
 /// Attempts per operation (the SDK's standard mode retries throttling and 5xx).
-pub const MAX_ATTEMPTS: u32 = 3;
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
 /// The SDK configuration loader every client here uses (DynamoDB, Secrets Manager, STS): one rustls (ring) HTTPS client, bounded
 /// timeouts and the standard retry mode. Everything else comes from the environment as the
 /// SDK reads it, unless the caller sets it on the loader.
@@ -125,7 +125,7 @@ pub async fn load_sdk_config() -> SdkConfig {
 }
 
 /// [`load_sdk_config`], refused when it names no region (a client could not sign a request).
-pub async fn checked_sdk_config() -> Result<SdkConfig, StoreError> {
+pub(crate) async fn checked_sdk_config() -> Result<SdkConfig, StoreError> {
     checked(sdk_config_loader()).await
 }
 
@@ -157,7 +157,7 @@ pub fn failure<E: ProvideErrorMetadata, R>(service: &str, error: &SdkError<E, R>
 }
 
 /// The code of an error the service answered with (already told apart from the other kinds).
-pub fn service_error(code: Option<&str>) -> &str {
+pub(crate) fn service_error(code: Option<&str>) -> &str {
     code.unwrap_or("service error")
 }
 

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::credentials::{Clock, UserTurns};
+use crate::credentials::UserLocks;
 use crate::password::Hasher;
 use crate::session::SessionKeys;
 use crate::store::UserStore;
 
-/// The scheme a door's server speaks, used for the request's own origin when no
+/// The scheme an entry point's server speaks, used for the request's own origin when no
 /// `X-Forwarded-Proto` says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -28,7 +29,7 @@ impl Scheme {
     }
 }
 
-/// Whether a door's platform itself writes `X-Forwarded-Host` and `X-Forwarded-Proto`, so the
+/// Whether an entry point's platform itself writes `X-Forwarded-Host` and `X-Forwarded-Proto`, so the
 /// request's own origin may be read from them. Where it does not, a client could send them to
 /// pass the cross-site check with a foreign `Origin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub enum ForwardedHeaders {
     /// `TRUST_FORWARDED_HEADERS=true`.
     Trusted,
     /// Ignored: the local server by default, and API Gateway, which passes a client's copies
-    /// through (the Lambda door hands the handler the host API Gateway saw instead).
+    /// through (the Lambda entry point hands the handler the host API Gateway saw instead).
     Ignored,
 }
 
@@ -47,31 +48,24 @@ pub struct AppContext {
     pub config: Config,
     /// Session signing keys derived from the settings.
     pub keys: SessionKeys,
-    /// Where users live.
+    /// The user table: DynamoDB when deployed; DynamoDB or memory locally.
     pub store: Arc<dyn UserStore>,
     /// The bounded Argon2id hasher.
     pub hasher: Hasher,
-    /// The scheme of the door's own server.
+    /// The scheme of the entry point's own server.
     pub scheme: Scheme,
-    /// `ALLOWED_ORIGINS`, normalized once (lower case, no default port) for comparison.
-    pub allowed_origins: Vec<String>,
-    /// Whether the door's platform sets the forwarding headers; from `TRUST_FORWARDED_HEADERS`
-    /// unless the door says otherwise ([`AppContext::with_forwarded_headers`]).
+    /// Whether the entry point's platform sets the forwarding headers; from `TRUST_FORWARDED_HEADERS`
+    /// unless the entry point says otherwise (`AppContext::with_forwarded_headers`).
     pub forwarded_headers: ForwardedHeaders,
     /// The time requests are judged by (tests move it).
     pub clock: Arc<Clock>,
     /// One credential check per user at a time.
-    pub turns: UserTurns,
+    pub user_locks: UserLocks,
 }
 
 impl AppContext {
     /// Builds the shared context, deriving the session keys once.
     pub fn new(config: Config, store: Arc<dyn UserStore>, scheme: Scheme) -> Self {
-        let allowed_origins = config
-            .allowed_origins
-            .iter()
-            .filter_map(|origin| crate::handler::normalize_origin(origin))
-            .collect();
         let forwarded_headers = if config.trust_forwarded_headers {
             ForwardedHeaders::Trusted
         } else {
@@ -79,19 +73,18 @@ impl AppContext {
         };
         Self {
             keys: SessionKeys::new(&config),
-            allowed_origins,
             config,
             store,
             hasher: Hasher::per_core(),
             scheme,
             forwarded_headers,
             clock: Arc::default(),
-            turns: UserTurns::default(),
+            user_locks: UserLocks::default(),
         }
     }
 
-    /// The door's own knowledge of its platform's forwarding headers, over the setting.
-    pub fn with_forwarded_headers(mut self, forwarded_headers: ForwardedHeaders) -> Self {
+    /// The entry point's own knowledge of its platform's forwarding headers, over the setting.
+    pub(crate) fn with_forwarded_headers(mut self, forwarded_headers: ForwardedHeaders) -> Self {
         self.forwarded_headers = forwarded_headers;
         self
     }

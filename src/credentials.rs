@@ -1,66 +1,46 @@
-//! What guards a credential check: the clock it is judged by, and one check at a time per
-//! user in this instance.
+//! What guards a credential check: one check at a time per user in this instance, and the
+//! `Retry-After` of a throttled one.
 //!
 //! Password attempts are counted in the user record, reserved before the password is
 //! verified (see [`crate::store::UserStore::reserve_attempt`]), so the limits hold across
 //! instances and cold starts.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::domain::UserId;
-use crate::session::unix_now_ms;
-
-/// The time requests are judged by: the system clock, plus an offset only tests move (to
-/// see a throttle window end without waiting a quarter of an hour).
-#[derive(Debug, Default)]
-pub struct Clock {
-    offset_ms: AtomicI64,
-}
-
-impl Clock {
-    /// Unix milliseconds now.
-    pub fn now_ms(&self) -> i64 {
-        unix_now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
-    }
-
-    /// Moves this clock `ms` into the future (tests).
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
 
 /// One credential check per user at a time in this instance: a second request for the same
 /// user waits for the first to finish, so one user cannot hold two Argon2 arenas, and the
 /// second reads what the first wrote (its failed attempt, its new version).
 #[derive(Default)]
-pub struct UserTurns {
-    turns: Mutex<HashMap<UserId, Weak<tokio::sync::Mutex<()>>>>,
+pub struct UserLocks {
+    locks: Mutex<HashMap<UserId, Weak<tokio::sync::Mutex<()>>>>,
 }
 
-/// A user's turn; the next request for that user goes when it is dropped.
-pub type Turn = tokio::sync::OwnedMutexGuard<()>;
+/// A held [`UserLocks::lock`]; the next request for that user goes when it is dropped.
+pub type UserLock = tokio::sync::OwnedMutexGuard<()>;
 
-impl UserTurns {
-    /// Waits for `id`'s turn.
-    pub async fn wait(&self, id: UserId) -> Turn {
-        let turn = {
-            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+impl UserLocks {
+    /// Waits until no other request of this instance checks `id`'s credentials, and holds
+    /// that until the returned lock is dropped.
+    pub async fn lock(&self, id: UserId) -> UserLock {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             // Forget users nobody waits for, so the map stays as small as the traffic.
-            if turns.len() > 1024 {
-                turns.retain(|_, turn| turn.strong_count() > 0);
+            if locks.len() > 1024 {
+                locks.retain(|_, lock| lock.strong_count() > 0);
             }
-            match turns.get(&id).and_then(Weak::upgrade) {
-                Some(turn) => turn,
+            match locks.get(&id).and_then(Weak::upgrade) {
+                Some(lock) => lock,
                 None => {
-                    let turn = Arc::new(tokio::sync::Mutex::new(()));
-                    turns.insert(id, Arc::downgrade(&turn));
-                    turn
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(id, Arc::downgrade(&lock));
+                    lock
                 }
             }
         };
-        turn.lock_owned().await
+        lock.lock_owned().await
     }
 }
 
@@ -76,24 +56,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_users_second_check_waits_for_the_first_and_other_users_do_not() {
-        let turns = UserTurns::default();
-        let first = turns.wait(UserId::new(1).unwrap()).await;
+        let locks = UserLocks::default();
+        let first = locks.lock(UserId::new(1).unwrap()).await;
         let other = tokio::time::timeout(
             std::time::Duration::from_millis(100),
-            turns.wait(UserId::new(2).unwrap()),
+            locks.lock(UserId::new(2).unwrap()),
         )
         .await;
         assert!(other.is_ok(), "another user goes at once");
         let same = tokio::time::timeout(
             std::time::Duration::from_millis(100),
-            turns.wait(UserId::new(1).unwrap()),
+            locks.lock(UserId::new(1).unwrap()),
         )
         .await;
         assert!(same.is_err(), "the same user waits");
         drop(first);
         let after = tokio::time::timeout(
             std::time::Duration::from_millis(100),
-            turns.wait(UserId::new(1).unwrap()),
+            locks.lock(UserId::new(1).unwrap()),
         )
         .await;
         assert!(after.is_ok(), "and goes once the first is done");
@@ -110,13 +90,5 @@ mod tests {
         ] {
             assert_eq!(retry_after_secs(now, until), expected, "{now} {until}");
         }
-    }
-
-    #[test]
-    fn the_clock_moves_only_forward_by_what_tests_add() {
-        let clock = Clock::default();
-        let before = clock.now_ms();
-        clock.advance(60_000);
-        assert!(clock.now_ms() >= before + 60_000);
     }
 }

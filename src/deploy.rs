@@ -14,7 +14,7 @@ use http::HeaderMap;
 use tokio::sync::watch;
 
 use crate::aws::{checked, sdk_config_loader};
-use crate::config::Config;
+use crate::config::{Config, SessionFormat};
 use crate::context::{AppContext, ForwardedHeaders, Scheme};
 use crate::secrets_manager::SecretReference;
 use crate::store::{DynamoStore, StoreError};
@@ -22,14 +22,14 @@ use crate::vercel_oidc::{OidcToken, TOKEN_HEADER, VercelOidcCredentials};
 
 /// The platform a deployed function runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Door {
+pub enum Platform {
     /// AWS Lambda behind API Gateway or a Function URL.
     Lambda,
     /// A Vercel function.
     Vercel,
 }
 
-impl Door {
+impl Platform {
     /// Both platforms terminate TLS in front of the function. Vercel's edge writes the
     /// forwarding headers itself; API Gateway passes a client's copies through.
     fn scheme_and_forwarding(self) -> (Scheme, ForwardedHeaders) {
@@ -41,18 +41,18 @@ impl Door {
 }
 
 /// The function's context, built once per cold start; requests wait for it with
-/// [`Starting::ready`].
+/// [`Startup::context`].
 #[derive(Clone)]
-pub struct Starting {
+pub struct Startup {
     built: watch::Receiver<Option<Arc<AppContext>>>,
-    /// Where the Vercel door keeps the OIDC token each request brings, when the function's
+    /// Where the Vercel platform keeps the OIDC token each request brings, when the function's
     /// AWS credentials come from it.
     oidc: Option<OidcToken>,
 }
 
-impl Starting {
+impl Startup {
     /// The context, once built (at once after the first request).
-    pub async fn ready(&self) -> Arc<AppContext> {
+    pub async fn context(&self) -> Arc<AppContext> {
         let mut built = self.built.clone();
         match built.wait_for(Option::is_some).await {
             Ok(ctx) => ctx.as_ref().map(Arc::clone).expect("waited for Some"),
@@ -66,8 +66,8 @@ impl Starting {
 
     /// Vercel's `x-vercel-oidc-token`: kept for the credentials provider when AWS credentials
     /// come from OIDC federation, and taken off the request in any case, so the credential
-    /// goes no further than the door.
-    pub fn take_oidc_token(&self, headers: &mut HeaderMap) {
+    /// goes no further than the platform.
+    pub(crate) fn take_oidc_token(&self, headers: &mut HeaderMap) {
         match &self.oidc {
             Some(token) => token.take_from(headers),
             None => {
@@ -77,100 +77,113 @@ impl Starting {
     }
 }
 
-/// A stand-in for a session secret still in Secrets Manager while the other settings are
-/// checked: long enough for either format, never used to sign anything.
-const SECRET_PLACEHOLDER: &str = "placeholder-until-the-secret-is-read-from-secrets-manager";
-
 /// Reads and checks the configuration and the SDK's settings now, so a bad one stops the start
-/// with a message naming it: first everything that needs no network, then the AWS region and
-/// credentials, then the session secret from Secrets Manager if it is kept there. The DynamoDB
-/// client and the rest of the context are then built on a runtime worker while the caller
-/// starts the platform's runtime: the client's endpoint rules (~0.2 ms of CPU) overlap the
-/// runtime's own start-up and its wait for the first event, which waits for the context in
-/// turn. The overlap needs a multi-threaded runtime (both doors run one); on a current-thread
-/// runtime the build simply runs first.
-pub async fn init(door: Door) -> Result<Starting, String> {
+/// with a message naming it: first everything that needs no network (the session secrets
+/// too, unless they are kept in Secrets Manager), then the AWS region and credentials, then
+/// the secrets from Secrets Manager if they are kept there. The DynamoDB client and the rest
+/// of the context are then built on a runtime worker while the caller starts the platform's
+/// runtime: the client's endpoint rules (~0.2 ms of CPU) overlap the runtime's own start-up
+/// and its wait for the first event, which waits for the context in turn. The overlap needs a
+/// multi-threaded runtime (both entry points run one); on a current-thread runtime the build
+/// simply runs first.
+pub async fn init(platform: Platform) -> Result<Startup, String> {
     let env = |name: &str| std::env::var(name).ok();
     let references = SecretReference::all_from_lookup(env)?;
-    let placeholders: Vec<(&str, &str)> = references
-        .iter()
-        .map(|r| (r.variable(), SECRET_PLACEHOLDER))
-        .collect();
-    let config = read_config(env, &placeholders)?;
-    if !config.cookie_secure {
+    let settings = Config::without_secrets(env).map_err(|e| e.to_string())?;
+    if !settings.cookie_secure {
         return Err(
             "COOKIE_SECURE=false is only for plain-http local use: a deployed function's cookies are always Secure".into(),
         );
     }
+    let Some(first) = references.first() else {
+        let config = with_secrets(settings, env, &[])?;
+        let (sdk_config, oidc) = aws_settings(platform, env).await?;
+        return Ok(build(platform, config, sdk_config, oidc));
+    };
+    let (sdk_config, oidc) = aws_settings(platform, env).await?;
+    if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
+        return Err(format!(
+            "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
+            first.id_variable(),
+            first.variable()
+        ));
+    }
+    let mut secrets = Vec::new();
+    for reference in &references {
+        secrets.push((reference.variable(), reference.read(&sdk_config).await?));
+    }
+    let secrets: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(variable, value)| (*variable, value.as_str()))
+        .collect();
+    let config = with_secrets(settings, env, &secrets).map_err(|error| {
+        // The reference whose variable the message names: the longest name that appears
+        // (`SESSION_SECRET` is part of `SESSION_SECRET_PREVIOUS`).
+        let named = references
+            .iter()
+            .filter(|r| error.contains(r.variable()))
+            .max_by_key(|r| r.variable().len());
+        match named {
+            Some(reference) => format!(
+                "{error} (its value comes from the secret {} names)",
+                reference.id_variable()
+            ),
+            None => error,
+        }
+    })?;
+    Ok(build(platform, config, sdk_config, oidc))
+}
+
+/// The SDK's settings (region, endpoints) with the platform's AWS credentials.
+async fn aws_settings(
+    platform: Platform,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(SdkConfig, Option<OidcToken>), String> {
     let without_credentials = checked(sdk_config_loader().no_credentials())
         .await
         .map_err(|error| match error {
             StoreError::Unavailable(reason) => reason,
             other => format!("{other:?}"),
         })?;
-    let (sdk_config, oidc) = AwsCredentials::from_lookup(door, env)?.added_to(without_credentials);
-    let config = match references.first() {
-        None => config,
-        Some(first) => {
-            if oidc.as_ref().is_some_and(|token| token.current().is_none()) {
-                return Err(format!(
-                    "{}: with AWS_ROLE_ARN the Vercel OIDC token arrives only with the first request, too late to read the secret at start: set {} (Vercel keeps environment variables encrypted) or AWS access keys",
-                    first.id_variable(),
-                    first.variable()
-                ));
-            }
-            let mut secrets = Vec::new();
-            for reference in &references {
-                secrets.push((reference.variable(), reference.read(&sdk_config).await?));
-            }
-            let secrets: Vec<(&str, &str)> = secrets
-                .iter()
-                .map(|(variable, value)| (*variable, value.as_str()))
-                .collect();
-            read_config(env, &secrets).map_err(|error| {
-                // The reference whose variable the message names: the longest name that
-                // appears (`SESSION_SECRET` is part of `SESSION_SECRET_PREVIOUS`).
-                let named = references
-                    .iter()
-                    .filter(|r| error.contains(r.variable()))
-                    .max_by_key(|r| r.variable().len());
-                match named {
-                    Some(reference) => format!(
-                        "{error} (its value comes from the secret {} names)",
-                        reference.id_variable()
-                    ),
-                    None => error,
-                }
-            })?
-        }
-    };
-    let (scheme, forwarded) = door.scheme_and_forwarding();
-    let (built, starting) = watch::channel(None);
+    Ok(AwsCredentials::from_lookup(platform, env)?.added_to(without_credentials))
+}
+
+/// Starts building the context on a runtime worker; requests wait for it.
+fn build(
+    platform: Platform,
+    config: Config,
+    sdk_config: SdkConfig,
+    oidc: Option<OidcToken>,
+) -> Startup {
+    let (scheme, forwarded) = platform.scheme_and_forwarding();
+    let (built, startup) = watch::channel(None);
     tokio::spawn(async move {
         let store = DynamoStore::new(&sdk_config, &config.users_table);
         let ctx =
             AppContext::new(config, Arc::new(store), scheme).with_forwarded_headers(forwarded);
         let _ = built.send(Some(Arc::new(ctx)));
     });
-    Ok(Starting {
-        built: starting,
+    Startup {
+        built: startup,
         oidc,
-    })
+    }
 }
 
-/// The configuration from `env`, with `secrets` (variable, value) answering for the session
-/// secrets kept elsewhere.
-fn read_config(
+/// `config` completed with the session secrets: `secrets` (variable, value) answer for those
+/// kept elsewhere, `env` for the rest.
+fn with_secrets(
+    config: Config<SessionFormat>,
     env: impl Fn(&str) -> Option<String>,
     secrets: &[(&str, &str)],
 ) -> Result<Config, String> {
-    Config::from_lookup(
-        |name| match secrets.iter().find(|(variable, _)| *variable == name) {
-            Some((_, value)) => Some((*value).to_owned()),
-            None => env(name),
-        },
-    )
-    .map_err(|e| e.to_string())
+    config
+        .with_secrets(
+            |name| match secrets.iter().find(|(variable, _)| *variable == name) {
+                Some((_, value)) => Some((*value).to_owned()),
+                None => env(name),
+            },
+        )
+        .map_err(|e| e.to_string())
 }
 
 /// Where a deployed function's AWS credentials come from. Only the environment is consulted:
@@ -191,9 +204,12 @@ enum AwsCredentials {
 impl AwsCredentials {
     /// On Vercel a role (`AWS_ROLE_ARN`) comes before access keys; on Lambda the keys Lambda
     /// sets are the only source. Neither: the start is refused, naming what to set.
-    fn from_lookup(door: Door, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    fn from_lookup(
+        platform: Platform,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
         let set = |name: &str| env(name).filter(|value| !value.trim().is_empty());
-        if door == Door::Vercel
+        if platform == Platform::Vercel
             && let Some(role_arn) = set("AWS_ROLE_ARN")
         {
             return Ok(Self::VercelOidc {
@@ -206,15 +222,15 @@ impl AwsCredentials {
         if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
             return Ok(Self::Environment);
         }
-        Err(match door {
-            Door::Lambda => "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's execution role)",
-            Door::Vercel => "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        Err(match platform {
+            Platform::Lambda => "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's execution role)",
+            Platform::Vercel => "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         }
         .into())
     }
 
     /// `sdk_config` with these credentials: what every client of the function shares. With
-    /// OIDC federation also the slot the Vercel door fills with each request's token.
+    /// OIDC federation also the slot the Vercel platform fills with each request's token.
     fn added_to(self, sdk_config: SdkConfig) -> (SdkConfig, Option<OidcToken>) {
         let (provider, token) = match self {
             Self::Environment => (
@@ -242,29 +258,29 @@ impl AwsCredentials {
     }
 }
 
-/// Everything a door does before its platform's runtime takes over: logging the way the
+/// Everything a platform does before its platform's runtime takes over: logging the way the
 /// platform wants it, then [`init`]. A refusal has been printed as one line; its exit status
 /// stops the runtime.
-pub async fn start(door: Door) -> Result<Starting, ExitCode> {
-    match door {
-        Door::Lambda => crate::telemetry::init_lambda(),
-        Door::Vercel => crate::telemetry::init(true),
+pub async fn start(platform: Platform) -> Result<Startup, ExitCode> {
+    match platform {
+        Platform::Lambda => crate::telemetry::init_lambda(),
+        Platform::Vercel => crate::telemetry::init(true),
     }
-    init(door)
+    init(platform)
         .await
         .map_err(|message| refuse_to_start(&message))
 }
 
 /// The exit status once the platform's runtime has returned.
-pub fn stopped<E: std::fmt::Display>(door: Door, outcome: Result<(), E>) -> ExitCode {
+pub fn stopped<E: std::fmt::Display>(platform: Platform, outcome: Result<(), E>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => refuse_to_start(&format!("the {door:?} runtime failed: {error}")),
+        Err(error) => refuse_to_start(&format!("the {platform:?} runtime failed: {error}")),
     }
 }
 
 /// Prints the start-up failure as one line and gives the exit status that stops the runtime.
-pub fn refuse_to_start(message: &str) -> ExitCode {
+pub(crate) fn refuse_to_start(message: &str) -> ExitCode {
     eprintln!("neptun-users: refusing to start: {message}");
     ExitCode::FAILURE
 }
@@ -273,19 +289,28 @@ pub fn refuse_to_start(message: &str) -> ExitCode {
 mod tests {
     use super::*;
 
+    /// The configuration from `env`, with `secrets` answering for the secrets kept elsewhere.
+    fn read_config(
+        env: impl Fn(&str) -> Option<String>,
+        secrets: &[(&str, &str)],
+    ) -> Result<Config, String> {
+        let config = Config::without_secrets(&env).map_err(|e| e.to_string())?;
+        with_secrets(config, env, secrets)
+    }
+
     #[test]
     fn credentials_come_from_a_role_on_vercel_then_from_keys() {
         type Vars = &'static [(&'static str, &'static str)];
-        // (door, settings, expected source or refusal, why)
-        let cases: [(Door, Vars, &str, &str); 7] = [
+        // (platform, settings, expected source or refusal, why)
+        let cases: [(Platform, Vars, &str, &str); 7] = [
             (
-                Door::Vercel,
+                Platform::Vercel,
                 &[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")],
                 "oidc",
                 "a role",
             ),
             (
-                Door::Vercel,
+                Platform::Vercel,
                 &[
                     ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
                     ("AWS_ACCESS_KEY_ID", "AKIA"),
@@ -295,7 +320,7 @@ mod tests {
                 "a role before keys",
             ),
             (
-                Door::Vercel,
+                Platform::Vercel,
                 &[
                     ("AWS_ACCESS_KEY_ID", "AKIA"),
                     ("AWS_SECRET_ACCESS_KEY", "s"),
@@ -304,7 +329,7 @@ mod tests {
                 "keys as the fallback",
             ),
             (
-                Door::Lambda,
+                Platform::Lambda,
                 &[
                     ("AWS_ROLE_ARN", "arn:aws:iam::1:role/r"),
                     ("AWS_ACCESS_KEY_ID", "ASIA"),
@@ -314,31 +339,31 @@ mod tests {
                 "Lambda's own keys, whatever AWS_ROLE_ARN says",
             ),
             (
-                Door::Vercel,
+                Platform::Vercel,
                 &[("AWS_ACCESS_KEY_ID", "AKIA")],
                 "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
                 "half a key pair",
             ),
             (
-                Door::Vercel,
+                Platform::Vercel,
                 &[("AWS_ROLE_ARN", " ")],
                 "no AWS credentials: set AWS_ROLE_ARN (Vercel OIDC federation, recommended) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
                 "a blank role",
             ),
             (
-                Door::Lambda,
+                Platform::Lambda,
                 &[("AWS_ROLE_ARN", "arn:aws:iam::1:role/r")],
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's execution role)",
                 "no role federation on Lambda",
             ),
         ];
-        for (door, vars, expected, why) in cases {
+        for (platform, vars, expected, why) in cases {
             let lookup = |name: &str| {
                 vars.iter()
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| v.to_string())
             };
-            let found = match AwsCredentials::from_lookup(door, lookup) {
+            let found = match AwsCredentials::from_lookup(platform, lookup) {
                 Ok(AwsCredentials::VercelOidc { .. }) => "oidc".to_owned(),
                 Ok(AwsCredentials::Environment) => "keys".to_owned(),
                 Err(refusal) => refusal,

@@ -18,15 +18,15 @@ use percent_encoding::percent_decode_str;
 use crate::context::{AppContext, ForwardedHeaders};
 use crate::credentials::retry_after_secs;
 use crate::domain::{
-    BodyError, CurrentPassword, Email, NewPassword, Rules, SignIn, SignUp, UserId, UserUpdate,
-    blocklist_issues,
+    BodyError, CurrentPassword, Email, NewPassword, Origin, Rules, SessionCheck, SignIn, SignUp,
+    UserId, UserUpdate, blocklist_issues,
 };
 use crate::error::{ApiError, Forbidden, SignedInRoute, Unauthorized};
 use crate::password::{DUMMY_HASH, HashError, PasswordHash, Verification};
 use crate::session::{NoSession, Session, Verified};
-use crate::store::{AttemptKind, SessionCheck, SignedIn, StoreError, StoredUser, UserPatch};
+use crate::store::{AttemptKind, SignedIn, StoreError, StoredUser, UserPatch};
 
-/// The largest body accepted; doors read at most one byte more.
+/// The largest body accepted; entry points read at most one byte more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The sign-in route.
@@ -114,7 +114,7 @@ struct Trace {
 }
 
 /// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
-/// enabled (every door's is): the request deadline is a Tokio timeout.
+/// enabled (every entry point's is): the request deadline is a Tokio timeout.
 pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
     let started = Instant::now();
     let mut trace = Trace::default();
@@ -265,13 +265,13 @@ async fn update_user(
     trace.event = Some("credential_changed");
     let new_email = update.email.as_ref();
     // Held until the write: one credential check per user at a time in this instance.
-    let (checked, _turn) = match (update.password, update.current_password) {
+    let (checked, _user_lock) = match (update.password, update.current_password) {
         (None, None) => (Checked::by_session(&session, check), None),
         (password, current) => {
-            let turn = ctx.turns.wait(user_id).await;
+            let user_lock = ctx.user_locks.lock(user_id).await;
             let checked =
                 check_credentials(ctx, &session, check, new_email, password, current).await?;
-            (checked, Some(turn))
+            (checked, Some(user_lock))
         }
     };
     let now_ms = ctx.clock.now_ms();
@@ -304,7 +304,6 @@ struct Checked {
     session: SessionCheck,
     /// The address the write believes is stored.
     known_email: String,
-    /// The new password's hash.
     password_hash: Option<PasswordHash>,
     /// The stored hash `current_password` verified against.
     verified_hash: Option<PasswordHash>,
@@ -599,8 +598,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// The request's `Origin`, if it is listed in `ALLOWED_ORIGINS` (`null` never is).
 fn allowed_origin<'h>(ctx: &AppContext, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
     let value = headers.get(header::ORIGIN)?;
-    let origin = normalize_origin(value.to_str().ok()?)?;
-    ctx.allowed_origins.contains(&origin).then_some(value)
+    let origin = Origin::from_header(value.to_str().ok()?)?;
+    ctx.config
+        .allowed_origins
+        .contains(&origin)
+        .then_some(value)
 }
 
 /// docs/contract.md, "Cross-site requests", for an origin not listed in `ALLOWED_ORIGINS`: `Sec-Fetch-Site: cross-site`, or an
@@ -614,15 +616,15 @@ fn is_cross_site(ctx: &AppContext, request: &Request<Bytes>) -> bool {
     match headers.get(header::ORIGIN) {
         None => false,
         Some(origin) => {
-            let origin = origin.to_str().ok().and_then(normalize_origin);
+            let origin = origin.to_str().ok().and_then(Origin::from_header);
             origin.is_none() || origin != own_origin(ctx, request)
         }
     }
 }
 
 /// `scheme://host[:port]` of this request: the host the platform reports, else the
-/// forwarding headers where the door believes them, else `Host` and the server's own scheme.
-fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<String> {
+/// forwarding headers where the entry point believes them, else `Host` and the server's own scheme.
+fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<Origin> {
     let headers = request.headers();
     let first = |name: &str| {
         headers
@@ -641,21 +643,7 @@ fn own_origin(ctx: &AppContext, request: &Request<Bytes>) -> Option<String> {
         Some(PlatformHost(host)) => host.as_str(),
         None => forwarded("x-forwarded-host").or_else(|| first("host"))?,
     };
-    normalize_origin(&format!("{scheme}://{host}"))
-}
-
-/// Lower-cases an origin and drops its default port; `None` for `null` or a malformed one.
-pub(crate) fn normalize_origin(origin: &str) -> Option<String> {
-    let origin = origin.trim().to_ascii_lowercase();
-    let (scheme, authority) = origin.split_once("://")?;
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        return None;
-    }
-    let authority = match (scheme, authority.rsplit_once(':')) {
-        ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host,
-        _ => authority,
-    };
-    Some(format!("{scheme}://{authority}"))
+    Origin::from_header(&format!("{scheme}://{host}"))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response<String> {
@@ -739,25 +727,6 @@ impl From<HashError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins_compare_case_insensitively_without_default_ports() {
-        let cases = [
-            (
-                "https://App.Example.com:443",
-                Some("https://app.example.com"),
-            ),
-            ("http://localhost:80", Some("http://localhost")),
-            ("http://localhost:3000", Some("http://localhost:3000")),
-            ("https://example.com:80", Some("https://example.com:80")),
-            ("null", None),
-            ("https://", None),
-            ("https://a.com/path", None),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(normalize_origin(raw).as_deref(), expected, "{raw}");
-        }
-    }
 
     #[test]
     fn user_id_comes_from_the_extension_then_the_path_then_the_query() {

@@ -16,9 +16,9 @@ use std::io::BufRead;
 
 use serde::Deserialize;
 
+use crate::clock::parse_time_ms;
 use crate::domain::{Email, UserId};
 use crate::password::{PasswordHash, hash_within_ceiling};
-use crate::session::nuxt::parse_time_ms;
 use crate::store::{Imported, StoreError, StoredUser, UserStore};
 
 /// What a run did, printed as its last line.

@@ -1,4 +1,4 @@
-//! The AWS Lambda door: API Gateway HTTP API (v2), REST API (v1) and Function URL events in,
+//! The AWS Lambda entry point: API Gateway HTTP API (v2), REST API (v1) and Function URL events in,
 //! through `lambda_http`, to the one handler.
 
 use std::borrow::Cow;

@@ -36,13 +36,13 @@ pub const ARGON2_PARALLELISM: u32 = 1;
 /// The ceiling on a stored hash's cost: Argon2 memory in KiB. A stored or imported hash above
 /// any of these is never run (imports refuse it, verification answers "wrong password"): one
 /// record must not cost more than the function's deadline in CPU, or set a thread count.
-pub const CEILING_ARGON2_MEMORY_KIB: u32 = 65_536;
+pub(crate) const CEILING_ARGON2_MEMORY_KIB: u32 = 65_536;
 /// The ceiling on Argon2 iterations (`t`).
-pub const CEILING_ARGON2_ITERATIONS: u32 = 10;
+pub(crate) const CEILING_ARGON2_ITERATIONS: u32 = 10;
 /// The ceiling on Argon2 lanes (`p`).
-pub const CEILING_ARGON2_PARALLELISM: u32 = 4;
+pub(crate) const CEILING_ARGON2_PARALLELISM: u32 = 4;
 /// The ceiling on a bcrypt cost (2^14 rounds: about a second on one core).
-pub const CEILING_BCRYPT_COST: u32 = 14;
+pub(crate) const CEILING_BCRYPT_COST: u32 = 14;
 /// The longest Argon2 salt and tag accepted, in bytes (the contract's are 16 and 32).
 const MAX_ARGON2_FIELD_BYTES: usize = 64;
 
@@ -53,7 +53,7 @@ pub const HASH_WAIT: Duration = Duration::from_secs(3);
 
 /// Waiting hashes allowed per hashing thread; past that a password change fails at once
 /// rather than queueing work that cannot finish within [`HASH_WAIT`].
-pub const QUEUE_PER_THREAD: usize = 64;
+pub(crate) const QUEUE_PER_THREAD: usize = 64;
 
 /// The hashing threads' nice value (CFS weight 110 against 1024 at nice 0).
 pub const HASH_NICENESS: i32 = 10;
@@ -91,7 +91,7 @@ impl PasswordHash {
     /// Whether a hash that has just verified should be replaced by one made with the
     /// contract's parameters: a bcrypt hash, or Argon2id with other parameters. A hash above
     /// the ceiling never verifies, and would need one too.
-    pub fn needs_upgrade(&self) -> bool {
+    pub(crate) fn needs_upgrade(&self) -> bool {
         hash_within_ceiling(self)
             != Ok(HashKind::Argon2id {
                 memory_kib: ARGON2_MEMORY_KIB,
@@ -103,7 +103,7 @@ impl PasswordHash {
 
 /// A stored hash within the ceiling, and what it costs to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashKind {
+pub(crate) enum HashKind {
     /// `$argon2id$v=19$m=…,t=…,p=…$<salt>$<tag>`.
     Argon2id {
         /// `m`, KiB.
@@ -123,7 +123,7 @@ pub enum HashKind {
 /// Why a stored hash is never run. The message follows "password_hash" (an import's refusal
 /// reads `password_hash costs more than …`) and never quotes the hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CeilingError {
+pub(crate) enum CeilingError {
     /// Not an Argon2id PHC string (version 19, `m`, `t` and `p` only, salt and tag in
     /// unpadded base64) or a bcrypt hash.
     #[error("is not a well-formed Argon2id PHC string or bcrypt hash")]
@@ -147,7 +147,7 @@ pub enum CeilingError {
 
 /// What `stored` is, if it is well formed and within the ceiling; else why not. Reads the
 /// string only: nothing is hashed.
-pub fn hash_within_ceiling(stored: &PasswordHash) -> Result<HashKind, CeilingError> {
+pub(crate) fn hash_within_ceiling(stored: &PasswordHash) -> Result<HashKind, CeilingError> {
     let hash = stored.as_str();
     if let Some(rest) = hash.strip_prefix("$argon2id$") {
         return argon2id_within_ceiling(rest);
@@ -279,7 +279,7 @@ pub enum Verification {
 
 /// An Argon2id hash with the contract's parameters of a random password nobody knows: an
 /// unknown address's sign-in is verified against it, so that it costs what a known one does.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$XrnzRNKifFj8cH1f8j8yjw$iTtrlScHnh2kmdKx4u7XX8gWuFrI2GfWeZhFazdBi0M";
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$XrnzRNKifFj8cH1f8j8yjw$iTtrlScHnh2kmdKx4u7XX8gWuFrI2GfWeZhFazdBi0M";
 
 /// Hashing failed (the worker panicked or Argon2 refused); the cause is not user-facing.
 #[derive(Debug, thiserror::Error)]
@@ -323,8 +323,8 @@ struct Pool {
     /// Argon2 or bcrypt computations started, ever (what a test counts to prove a request
     /// bought none).
     started: AtomicUsize,
-    /// One permit per place in the queue (waiting or running); none left: refuse at once.
-    places: Arc<tokio::sync::Semaphore>,
+    /// One permit per job admitted (waiting or running); none left: refuse at once.
+    queue_slots: Arc<tokio::sync::Semaphore>,
     /// Started on first use, so a cold start that never changes a password starts no thread
     /// and maps no arena.
     jobs: OnceLock<mpsc::Sender<Job>>,
@@ -337,7 +337,7 @@ impl Hasher {
             inner: Arc::new(Pool {
                 concurrency: concurrency.max(1),
                 started: AtomicUsize::new(0),
-                places: Arc::new(tokio::sync::Semaphore::new(
+                queue_slots: Arc::new(tokio::sync::Semaphore::new(
                     concurrency.max(1) * (QUEUE_PER_THREAD + 1),
                 )),
                 jobs: OnceLock::new(),
@@ -350,7 +350,8 @@ impl Hasher {
         Self::new(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
-    /// How many hashes and verifications this hasher has been asked for.
+    /// How many hashes and verifications this hasher has been asked for (tests).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn jobs_started(&self) -> usize {
         self.inner.started.load(Ordering::Relaxed)
     }
@@ -368,7 +369,7 @@ impl Hasher {
 
     /// Whether `password` is the one `stored` was made from: an Argon2id PHC string or a
     /// bcrypt hash (`$2a$`/`$2b$`/`$2y$`, imported users), within the ceiling
-    /// ([`hash_within_ceiling`]). Runs on the hashing threads, under the same bounds as
+    /// (see `hash_within_ceiling`). Runs on the hashing threads, under the same bounds as
     /// [`Hasher::hash`]: a verify costs what a hash costs, and must not run on the async
     /// executor either. A hash above the ceiling, or malformed, is never run: it answers
     /// [`Verification::Wrong`] at once and the log says why.
@@ -394,10 +395,12 @@ impl Hasher {
     /// Queues one job made by `job` around its reply channel and waits for the answer.
     async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, HashError> {
         let pool = &*self.inner;
-        let _place = Arc::clone(&pool.places).try_acquire_owned().map_err(|_| {
-            tracing::warn!("password hash queue full");
-            HashError
-        })?;
+        let _slot = Arc::clone(&pool.queue_slots)
+            .try_acquire_owned()
+            .map_err(|_| {
+                tracing::warn!("password hash queue full");
+                HashError
+            })?;
         let (reply, answer) = oneshot::channel();
         pool.started.fetch_add(1, Ordering::Relaxed);
         self.jobs().send(job(reply)).map_err(|_| HashError)?;
@@ -492,7 +495,7 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
 
 /// Whether `password` matches `stored`, an Argon2id PHC string or a bcrypt hash within the
 /// ceiling. Anything else never matches, and is never run.
-pub fn verify_stored(password: &str, stored: &PasswordHash) -> bool {
+pub(crate) fn verify_stored(password: &str, stored: &PasswordHash) -> bool {
     match hash_within_ceiling(stored) {
         Ok(HashKind::Argon2id { .. }) => verify(password, stored),
         Ok(HashKind::Bcrypt { .. }) => bcrypt::verify(password, stored.as_str()).unwrap_or(false),
@@ -845,7 +848,7 @@ mod tests {
         let hasher = Hasher::new(1);
         let pool = &*hasher.inner;
         let held: Vec<_> = (0..QUEUE_PER_THREAD + 1)
-            .map(|_| Arc::clone(&pool.places).try_acquire_owned())
+            .map(|_| Arc::clone(&pool.queue_slots).try_acquire_owned())
             .collect();
         assert!(held.iter().all(Result::is_ok));
         let refused = hasher

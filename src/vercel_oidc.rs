@@ -20,7 +20,7 @@ use crate::aws;
 /// The header Vercel sends the project's OIDC token in, with every request.
 pub const TOKEN_HEADER: &str = "x-vercel-oidc-token";
 
-/// The newest OIDC token the function has seen, shared between the Vercel door (which takes
+/// The newest OIDC token the function has seen, shared between the Vercel entry point (which takes
 /// it from each request) and the credentials provider (which spends it). A token replaces the
 /// one kept only when it is a JWT that has not expired and names the issuer and subject of the
 /// first token kept: a request cannot swap in a malformed token, or one for another project.
@@ -126,7 +126,7 @@ impl OidcToken {
 
     /// Takes the token out of a request's headers and keeps it if it is new and acceptable.
     /// The header is removed either way: the token is a credential, and nothing after the
-    /// door needs it.
+    /// entry point needs it.
     pub fn take_from(&self, headers: &mut HeaderMap) {
         self.take_from_at(headers, now_seconds());
     }

@@ -2,21 +2,21 @@
 
 use std::process::ExitCode;
 
-use neptun_users::deploy::{self, Door};
+use neptun_users::deploy::{self, Platform};
 use neptun_users::lambda;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let starting = match deploy::start(Door::Lambda).await {
-        Ok(starting) => starting,
+    let startup = match deploy::start(Platform::Lambda).await {
+        Ok(startup) => startup,
         Err(refused) => return refused,
     };
     let handler = lambda_http::service_fn(move |request| {
-        let starting = starting.clone();
+        let startup = startup.clone();
         async move {
-            let ctx = starting.ready().await;
+            let ctx = startup.context().await;
             Ok::<_, lambda_http::Error>(lambda::handle_event(&ctx, request).await)
         }
     });
-    deploy::stopped(Door::Lambda, lambda_http::run(handler).await)
+    deploy::stopped(Platform::Lambda, lambda_http::run(handler).await)
 }

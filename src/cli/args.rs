@@ -15,8 +15,7 @@ use clap::builder::PossibleValue;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::domain::{Email, NewPassword, UserId};
-use crate::session::INITIAL_SESSION_VERSION;
+use crate::domain::{Email, INITIAL_SESSION_VERSION, NewPassword, UserId};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const DEMO_EMAIL: &str = "demo@example.com";

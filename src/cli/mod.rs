@@ -3,9 +3,9 @@
 //!
 //! Machine-readable lines go to stdout (one JSON object each, or the minted cookie); human
 //! text goes to stderr. Bad arguments print the command's help and exit with status 2
-//! ([`args`]); a command that fails says why on one line and exits with status 1.
+//! (`args`); a command that fails says why on one line and exits with status 1.
 
-pub mod args;
+pub(crate) mod args;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -16,16 +16,17 @@ use serde_json::json;
 
 pub use args::{Command, Seed, StoreKind, UsageError, parse};
 
+use crate::clock::{unix_now, unix_now_ms};
 use crate::config::{Config, ConfigError, secret_variable};
 use crate::context::{AppContext, Scheme};
-use crate::domain::{Email, NewPassword, UserId};
+use crate::domain::{Email, INITIAL_SESSION_VERSION, NewPassword, UserId};
 use crate::password::Hasher;
-use crate::session::{INITIAL_SESSION_VERSION, SessionKeys, unix_now, unix_now_ms};
+use crate::session::SessionKeys;
 use crate::store::{DynamoStore, MemoryStore, StoreError, StoredUser, UserStore};
 
 /// Why a command that parsed could not do its work; printed as one line, exit status 1.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A setting is missing or unusable (names the variable, never its value).
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -41,7 +42,6 @@ pub enum CliError {
     /// A file could not be read.
     #[error("cannot read {path}: {reason}")]
     Read {
-        /// The file.
         path: String,
         /// The operating system's reason.
         reason: std::io::Error,
@@ -176,7 +176,10 @@ async fn run(command: Command) -> Result<(), CliError> {
 }
 
 /// Builds the chosen store once. DynamoDB settings come from the SDK's own variables.
-pub async fn build_store(kind: StoreKind, config: &Config) -> Result<Arc<dyn UserStore>, CliError> {
+pub(crate) async fn build_store(
+    kind: StoreKind,
+    config: &Config,
+) -> Result<Arc<dyn UserStore>, CliError> {
     Ok(match kind {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::DynamoDb => Arc::new(DynamoStore::from_env(&config.users_table).await?),

@@ -41,7 +41,7 @@ impl Email {
     }
 
     /// Whether two addresses name the same mailbox for uniqueness purposes.
-    pub fn same_address(&self, other: &str) -> bool {
+    pub(crate) fn same_address(&self, other: &str) -> bool {
         self.0.eq_ignore_ascii_case(other)
     }
 }

@@ -119,7 +119,7 @@ impl Issue {
     }
 
     /// `custom`: a refinement of one field failed.
-    pub fn custom_at(message: &str, field: &'static str) -> Self {
+    pub(crate) fn custom_at(message: &str, field: &'static str) -> Self {
         Self::new("custom", message.to_owned(), vec![field])
     }
 }

@@ -5,17 +5,19 @@
 
 mod email;
 mod issue;
+mod origin;
 mod password;
+mod session_check;
 mod sign_in;
 mod update;
 mod user_id;
 
 pub use email::Email;
 pub use issue::Issue;
-pub use password::{
-    CurrentPassword, NewPassword, PasswordRules, SPECIAL_CHARACTERS, blocklist_issues,
-    composition_issues, is_common,
-};
+pub use origin::Origin;
+pub(crate) use password::blocklist_issues;
+pub use password::{CurrentPassword, NewPassword, PasswordRules, SPECIAL_CHARACTERS};
+pub use session_check::{INITIAL_SESSION_VERSION, SessionCheck};
 pub use sign_in::{SignIn, SignUp};
 pub use update::{BodyError, Rules, UserUpdate};
 pub use user_id::{MAX_SAFE_INTEGER, UserId};

@@ -27,7 +27,7 @@ impl NewPassword {
     }
 
     /// The plaintext, for the hasher only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -55,7 +55,7 @@ const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
 const MIN_LOCAL_PART: usize = 3;
 
 /// Whether `raw` is, in any case, one of the 10,000 most common passwords.
-pub fn is_common(raw: &str) -> bool {
+pub(crate) fn is_common(raw: &str) -> bool {
     static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
     let list = LIST.get_or_init(|| COMMON_PASSWORDS.lines().collect());
     list.contains(raw.to_lowercase().as_str())
@@ -63,7 +63,10 @@ pub fn is_common(raw: &str) -> bool {
 
 /// The blocklist's issues for `raw` as the password of an account whose addresses (old and
 /// new) are `emails`: too common, or containing an address or its local part (any case).
-pub fn blocklist_issues<'a>(raw: &str, emails: impl IntoIterator<Item = &'a str>) -> Vec<Issue> {
+pub(crate) fn blocklist_issues<'a>(
+    raw: &str,
+    emails: impl IntoIterator<Item = &'a str>,
+) -> Vec<Issue> {
     let mut issues = Vec::new();
     if is_common(raw) {
         issues.push(Issue::custom_at("Password is too common.", "password"));
@@ -102,7 +105,7 @@ pub enum PasswordRules {
 pub const SPECIAL_CHARACTERS: &str = "-._!\"`'#%&,:;<>=@{}~$()*+/\\?[]^|";
 
 /// The composition issues of `raw` under `rules`, in the web app's order.
-pub fn composition_issues(raw: &str, rules: PasswordRules) -> Vec<Issue> {
+pub(crate) fn composition_issues(raw: &str, rules: PasswordRules) -> Vec<Issue> {
     if rules == PasswordRules::Nist {
         return Vec::new();
     }
@@ -137,7 +140,7 @@ impl NewPassword {
     /// Every rule of a new password, in order: the length, the composition `rules`, then
     /// (for a password of an acceptable length: a short one already has its issue) the
     /// blocklist with the account's addresses `emails`.
-    pub fn parse_with<'a>(
+    pub(crate) fn parse_with<'a>(
         raw: &str,
         rules: PasswordRules,
         emails: impl IntoIterator<Item = &'a str>,
@@ -175,12 +178,12 @@ impl CurrentPassword {
 
     /// A sign-in's `password`: 1..=256 UTF-16 code units, and nothing else (a sign-in checks
     /// a password, it does not set one).
-    pub fn parse_sign_in(raw: &str) -> Result<Self, Vec<Issue>> {
+    pub(crate) fn parse_sign_in(raw: &str) -> Result<Self, Vec<Issue>> {
         within(raw, (1, MAX_LENGTH), "Password", "password").map(Self)
     }
 
     /// The plaintext, for the verifier only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

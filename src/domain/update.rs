@@ -93,7 +93,7 @@ impl UserUpdate {
     }
 
     /// Which fields the update touches, for the request log (never the values).
-    pub fn changed_fields(&self) -> &'static str {
+    pub(crate) fn changed_fields(&self) -> &'static str {
         match (self.email.is_some(), self.password.is_some()) {
             (true, true) => "email,password",
             (true, false) => "email",

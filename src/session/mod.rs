@@ -1,6 +1,6 @@
 //! The `neptun-session` cookie: who is signed in, in either of the two formats it comes in.
 //!
-//! - **signed** (`SESSION_FORMAT=signed`, the default; [`signed`]): the function's own
+//! - **signed** (`SESSION_FORMAT=signed`, the default; `signed`): the function's own
 //!   format, base64url JSON signed with HMAC-SHA256 under `SESSION_SECRET`.
 //! - **nuxt** (`SESSION_FORMAT=nuxt`; [`nuxt`]): the session object of the Neptun web app's
 //!   Nuxt login (`nuxt-auth-utils` on h3), sealed with iron under `NUXT_SESSION_PASSWORD`.
@@ -11,28 +11,26 @@
 //! a previous secret), unexpired, and younger than the absolute maximum age from its login;
 //! a refresh keeps the login, moves the expiry (never past that limit) and is always made with
 //! the current secret. Revocation is the store's condition, checked in the same write that
-//! applies the update (see [`crate::store::SessionCheck`]).
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! applies the update (see [`SessionCheck`]).
 
 use cookie::Cookie;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, SessionSecrets, UnstampedSessions};
-use crate::domain::UserId;
-use crate::store::SessionCheck;
+use crate::domain::{INITIAL_SESSION_VERSION, SessionCheck, UserId};
 
 pub mod nuxt;
-pub mod signed;
+pub(crate) mod signed;
+
+// Tests and benches read the system clock through the session they make.
+pub use crate::clock::{unix_now, unix_now_ms};
 
 /// The cookie's name, in both formats.
-pub const COOKIE_NAME: &str = "neptun-session";
-
-/// The session version every new user starts with; a password change increments it.
-pub const INITIAL_SESSION_VERSION: u64 = 1;
+pub(crate) const COOKIE_NAME: &str = "neptun-session";
 
 /// How far ahead of this server's clock a session's times may be (clock skew between
 /// instances): a session from further in the future never expires, and is refused.
-pub const MAX_CLOCK_SKEW_MS: i64 = 60_000;
+pub(crate) const MAX_CLOCK_SKEW_MS: i64 = 60_000;
 
 /// What a session cookie says about its holder, whatever its format.
 #[derive(Clone, PartialEq)]
@@ -54,12 +52,12 @@ pub struct Session {
     /// The session's own id, kept through every refresh: wrong current passwords are
     /// counted per session. The Nuxt session's `id`; the signed session's `sid`.
     pub id: String,
-    /// What the format carries besides: kept verbatim through a refresh.
-    carried: Carried,
+    /// What only this cookie's format has, kept verbatim through a refresh.
+    format_fields: FormatFields,
 }
 
 #[derive(Clone, PartialEq)]
-enum Carried {
+enum FormatFields {
     /// The signed format carries nothing else.
     Signed,
     /// The whole h3 session object (`{id, createdAt, data}`), every key of it kept, and the
@@ -92,15 +90,15 @@ impl Session {
     /// `NUXT_UNSTAMPED_SESSIONS=accept`, a Nuxt session also passes by the web app's login
     /// time (the app's login merges into an old session and can keep a stale stamp).
     fn check(&self, unstamped: UnstampedSessions) -> Option<SessionCheck> {
-        match (&self.carried, self.version, unstamped) {
-            (Carried::Signed, Some(version), _) => Some(SessionCheck::Version(version)),
-            (Carried::Nuxt { .. }, Some(version), UnstampedSessions::Refuse) => {
+        match (&self.format_fields, self.version, unstamped) {
+            (FormatFields::Signed, Some(version), _) => Some(SessionCheck::Version(version)),
+            (FormatFields::Nuxt { .. }, Some(version), UnstampedSessions::Refuse) => {
                 Some(SessionCheck::Version(version))
             }
-            (Carried::Nuxt { app_login_ms, .. }, Some(version), UnstampedSessions::Accept) => {
+            (FormatFields::Nuxt { app_login_ms, .. }, Some(version), UnstampedSessions::Accept) => {
                 Some(SessionCheck::VersionOrLoggedInAt(version, *app_login_ms))
             }
-            (Carried::Nuxt { app_login_ms, .. }, None, UnstampedSessions::Accept) => {
+            (FormatFields::Nuxt { app_login_ms, .. }, None, UnstampedSessions::Accept) => {
                 Some(SessionCheck::LoggedInAt(*app_login_ms))
             }
             (_, None, _) => None,
@@ -112,7 +110,7 @@ impl Session {
 /// store must still find true.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
-    /// The session.
+    /// What the cookie says.
     pub session: Session,
     /// What makes it still valid: checked against the user record.
     pub check: SessionCheck,
@@ -162,10 +160,18 @@ impl SessionKeys {
         };
         let codec = match &config.session {
             SessionSecrets::Signed { current, previous } => {
-                Codec::Signed(signed::Signing::new(current, previous))
+                let previous: Vec<&[u8]> = previous
+                    .iter()
+                    .map(|secret| secret.expose_secret().as_bytes())
+                    .collect();
+                Codec::Signed(signed::Signing::new(
+                    current.expose_secret().as_bytes(),
+                    &previous,
+                ))
             }
             SessionSecrets::Nuxt { current, previous } => {
-                Codec::Nuxt(nuxt::Sealing::new(current, previous))
+                let previous: Vec<&str> = previous.iter().map(|p| p.expose_secret()).collect();
+                Codec::Nuxt(nuxt::Sealing::new(current.expose_secret(), &previous))
             }
         };
         Self {
@@ -223,9 +229,9 @@ impl SessionKeys {
     ) -> Session {
         let lifetime = expires_in.map_or(self.ttl_ms, |s| s.saturating_mul(1000));
         let id = uuid::Uuid::new_v4().to_string();
-        let carried = match &self.codec {
-            Codec::Signed(_) => Carried::Signed,
-            Codec::Nuxt(_) => Carried::Nuxt {
+        let format_fields = match &self.codec {
+            Codec::Signed(_) => FormatFields::Signed,
+            Codec::Nuxt(_) => FormatFields::Nuxt {
                 object: Box::new(nuxt::new_session_object(
                     &id, user_id, email, version, now_ms,
                 )),
@@ -240,18 +246,18 @@ impl SessionKeys {
             expires_at_ms: now_ms.saturating_add(lifetime),
             version: Some(version),
             id,
-            carried,
+            format_fields,
         }
     }
 
     /// The body a sign-in or sign-up answers with: in the Nuxt format the session's `data`
     /// (what the web app's own route returns), in the signed one `{"user":{"id","primary_email"}}`.
-    pub fn sign_in_body(&self, session: &Session) -> String {
-        match &session.carried {
-            Carried::Nuxt { object, .. } => object
+    pub(crate) fn sign_in_body(&self, session: &Session) -> String {
+        match &session.format_fields {
+            FormatFields::Nuxt { object, .. } => object
                 .get("data")
                 .map_or_else(|| "{}".to_owned(), |data| data.to_string()),
-            Carried::Signed => serde_json::json!({
+            FormatFields::Signed => serde_json::json!({
                 "user": {"id": session.user_id.get(), "primary_email": session.email}
             })
             .to_string(),
@@ -271,15 +277,15 @@ impl SessionKeys {
     ) -> Session {
         let limit = session.login_at_ms.saturating_add(self.max_age_ms);
         let version = version.or(session.version);
-        let carried = match &session.carried {
-            Carried::Signed => Carried::Signed,
-            Carried::Nuxt {
+        let format_fields = match &session.format_fields {
+            FormatFields::Signed => FormatFields::Signed,
+            FormatFields::Nuxt {
                 object,
                 app_login_ms,
             } => {
                 let mut object = object.clone();
                 nuxt::refresh_session_object(&mut object, email, version, session.login_at_ms);
-                Carried::Nuxt {
+                FormatFields::Nuxt {
                     object,
                     app_login_ms: *app_login_ms,
                 }
@@ -293,7 +299,7 @@ impl SessionKeys {
             expires_at_ms: now_ms.saturating_add(self.ttl_ms).min(limit),
             version,
             id: session.id.clone(),
-            carried,
+            format_fields,
         }
     }
 
@@ -316,11 +322,11 @@ impl SessionKeys {
     /// `neptun-session=<value>`, as a `Cookie` request header carries it, made with the
     /// current secret.
     pub fn cookie_pair(&self, session: &Session) -> String {
-        match (&self.codec, &session.carried) {
-            (Codec::Nuxt(sealing), Carried::Nuxt { object, .. }) => {
+        match (&self.codec, &session.format_fields) {
+            (Codec::Nuxt(sealing), FormatFields::Nuxt { object, .. }) => {
                 sealing.seal(object, session.expires_at_ms)
             }
-            (Codec::Nuxt(sealing), Carried::Signed) => {
+            (Codec::Nuxt(sealing), FormatFields::Signed) => {
                 // A session opened in the other format cannot reach here (the codec is
                 // chosen once); build the object rather than fail.
                 let version = session.version.unwrap_or(INITIAL_SESSION_VERSION);
@@ -336,19 +342,6 @@ impl SessionKeys {
             (Codec::Signed(signing), _) => signing.cookie_pair(session),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch, from the system clock.
-pub fn unix_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Seconds since the Unix epoch, from the system clock.
-pub fn unix_now() -> i64 {
-    unix_now_ms() / 1000
 }
 
 #[cfg(test)]

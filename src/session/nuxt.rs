@@ -21,13 +21,13 @@
 //! (same `id`, `createdAt`, `loggedInAt`, every other key of `data` and `data.user`), sets
 //! `data.user.primary_email` to the stored address, and stamps it.
 
-use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use super::{COOKIE_NAME, Carried, Session};
+use super::{COOKIE_NAME, FormatFields, Session};
 use crate::domain::UserId;
 use crate::iron::{self, IronPassword};
+
+// The times the app writes, where the tests that make Nuxt sessions look for them.
+pub use crate::clock::{format_time_ms, parse_time_ms};
+use serde_json::{Map, Value, json};
 
 /// The key of `data.user` that holds the user's session version (an integer).
 pub const STAMP_VERSION: &str = "session_version";
@@ -42,9 +42,9 @@ pub(super) struct Sealing {
 
 impl Sealing {
     /// Derives what each password needs once, at start. `Config` has checked their length.
-    pub(super) fn new(current: &str, previous: &[String]) -> Self {
+    pub(super) fn new(current: &str, previous: &[&str]) -> Self {
         let passwords = std::iter::once(current)
-            .chain(previous.iter().map(String::as_str))
+            .chain(previous.iter().copied())
             .map(|password| {
                 IronPassword::new(password).expect("BUG: Config refuses passwords iron refuses")
             })
@@ -90,7 +90,7 @@ impl Sealing {
             expires_at_ms: opened.expires_at_ms.map_or(limit, |at| at.min(limit)),
             version,
             id,
-            carried: Carried::Nuxt {
+            format_fields: FormatFields::Nuxt {
                 object: Box::new(object),
                 app_login_ms,
             },
@@ -153,34 +153,12 @@ pub(super) fn refresh_session_object(
     }
 }
 
-/// An ISO 8601 / RFC 3339 time as epoch milliseconds.
-pub fn parse_time_ms(time: &str) -> Option<i64> {
-    let parsed = OffsetDateTime::parse(time, &Rfc3339).ok()?;
-    i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// Epoch milliseconds as JavaScript's `Date.prototype.toISOString` writes them.
-pub fn format_time_ms(ms: i64) -> String {
-    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        time.year(),
-        u8::from(time.month()),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second(),
-        time.millisecond()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{NoSession, SessionKeys, Verified};
     use super::*;
     use crate::config::Config;
-    use crate::store::SessionCheck;
+    use crate::domain::SessionCheck;
 
     const PASSWORD: &str = "nuxt-password-nuxt-password-nuxt-1";
     const OLD: &str = "old-nuxt-password-old-nuxt-password";
@@ -218,7 +196,7 @@ mod tests {
     }
 
     fn object_of(session: &Session) -> &Value {
-        let Carried::Nuxt { object, .. } = &session.carried else {
+        let FormatFields::Nuxt { object, .. } = &session.format_fields else {
             panic!("a Nuxt session");
         };
         object
@@ -494,28 +472,6 @@ mod tests {
             assert_eq!(verified.session.login_at_ms, expected, "{why}");
             assert_eq!(verified.check, SessionCheck::LoggedInAt(expected), "{why}");
         }
-    }
-
-    #[test]
-    fn times_are_written_as_javascript_writes_them_and_read_back() {
-        assert_eq!(format_time_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            format_time_ms(1_714_557_600_042),
-            "2024-05-01T10:00:00.042Z"
-        );
-        assert_eq!(
-            parse_time_ms("2024-05-01T10:00:00.042Z"),
-            Some(1_714_557_600_042)
-        );
-        assert_eq!(
-            parse_time_ms("2024-05-01T10:00:00Z"),
-            Some(1_714_557_600_000)
-        );
-        assert_eq!(
-            parse_time_ms("2024-05-01T12:00:00+02:00"),
-            Some(1_714_557_600_000)
-        );
-        assert_eq!(parse_time_ms("2024-05-01"), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::{COOKIE_NAME, Carried, Session};
+use super::{COOKIE_NAME, FormatFields, Session};
 use crate::domain::UserId;
 
 /// The signed JSON, field for field (times in Unix seconds).
@@ -72,7 +72,7 @@ pub(super) struct Signing {
 
 impl Signing {
     /// Derives the keys once, at start.
-    pub(super) fn new(current: &[u8], previous: &[Vec<u8>]) -> Self {
+    pub(super) fn new(current: &[u8], previous: &[&[u8]]) -> Self {
         Self {
             current: Signer::derive(current),
             previous: previous.iter().map(|s| Signer::derive(s)).collect(),
@@ -104,7 +104,7 @@ impl Signing {
             expires_at_ms: ms(payload.exp),
             version: Some(payload.ver),
             id,
-            carried: Carried::Signed,
+            format_fields: FormatFields::Signed,
         })
     }
 

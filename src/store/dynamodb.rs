@@ -32,11 +32,11 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    AttemptKind, Attempts, Imported, SessionCheck, SignedIn, StoreError, StoredUser, Updated,
-    UserPatch, UserStore,
+    AttemptKind, Attempts, Imported, SignedIn, StoreError, StoredUser, Updated, UserPatch,
+    UserStore,
 };
 use crate::aws::{self, checked_sdk_config};
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, SessionCheck, UserId};
 use crate::password::PasswordHash;
 
 /// The table's only key attribute (a string partition key). `template.yaml` declares the same.
@@ -64,7 +64,7 @@ enum Refusal {
     Conflict,
     /// The condition failed because this very update already landed: the SDK retried an
     /// attempt whose answer was lost. The stored item says what it wrote.
-    Landed(Updated),
+    AlreadyApplied(Updated),
 }
 
 impl DynamoStore {
@@ -75,7 +75,7 @@ impl DynamoStore {
         Ok(Self::new(&checked_sdk_config().await?, table))
     }
 
-    /// A client built from `sdk_config` (see [`checked_sdk_config`]), on `table`.
+    /// A client built from `sdk_config` (see `aws::checked_sdk_config`), on `table`.
     pub fn new(sdk_config: &SdkConfig, table: &str) -> Self {
         Self::with_client(Client::new(sdk_config), table)
     }
@@ -584,7 +584,7 @@ impl UserStore for DynamoStore {
         let mut conflict_retries = CONFLICT_RETRIES;
         loop {
             match self.try_update(patch, &known_email).await {
-                Ok(updated) | Err(Refusal::Landed(updated)) => {
+                Ok(updated) | Err(Refusal::AlreadyApplied(updated)) => {
                     return self.with_version(patch, updated).await;
                 }
                 Err(Refusal::Store(error)) => return Err(error),
@@ -870,7 +870,7 @@ fn refusal_from_user(
             .as_ref()
             .is_none_or(|e| e.as_str() == updated.email.as_str())
     {
-        return Refusal::Landed(updated);
+        return Refusal::AlreadyApplied(updated);
     }
     let valid = user_from(patch.id, item).is_some_and(|user| user.accepts(patch.session));
     let verified_still_stored = patch
@@ -1011,11 +1011,11 @@ impl KeyPrefix {
 }
 
 /// Users: `USER#<id>`.
-pub const USER_KEY_PREFIX: &str = "USER#";
+pub(crate) const USER_KEY_PREFIX: &str = "USER#";
 /// Address claims: `EMAIL#<normalized address>`.
-pub const EMAIL_KEY_PREFIX: &str = "EMAIL#";
+pub(crate) const EMAIL_KEY_PREFIX: &str = "EMAIL#";
 /// The id counter's one key.
-pub const COUNTER_KEY: &str = "COUNTER#users";
+pub(crate) const COUNTER_KEY: &str = "COUNTER#users";
 
 /// Every kind of partition key the code reads or writes. `template.yaml` grants the
 /// functions these and no other (`dynamodb:LeadingKeys`); tests/template.rs checks that the
@@ -1027,12 +1027,12 @@ pub const KEY_PREFIXES: [KeyPrefix; 3] = [
 ];
 
 /// `USER#<id>`.
-pub fn user_key(id: UserId) -> String {
+pub(crate) fn user_key(id: UserId) -> String {
     format!("{USER_KEY_PREFIX}{id}")
 }
 
 /// `EMAIL#<normalized address>`.
-pub fn email_key(normalized: &str) -> String {
+pub(crate) fn email_key(normalized: &str) -> String {
     format!("{EMAIL_KEY_PREFIX}{normalized}")
 }
 

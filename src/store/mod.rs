@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, INITIAL_SESSION_VERSION, SessionCheck, UserId};
 use crate::password::PasswordHash;
 
 pub mod dynamodb;
-pub mod memory;
+mod memory;
 
 pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
@@ -79,7 +79,7 @@ impl StoredUser {
             id,
             email: email.clone(),
             password_hash: password_hash.cloned(),
-            session_version: crate::session::INITIAL_SESSION_VERSION,
+            session_version: INITIAL_SESSION_VERSION,
             created_at: now,
             updated_at: now,
             password_changed_at_ms: None,
@@ -111,7 +111,7 @@ impl StoredUser {
     }
 
     /// Whether `other` is this record as an import would write it again.
-    pub fn same_import(&self, other: &StoredUser) -> bool {
+    pub(crate) fn same_import(&self, other: &StoredUser) -> bool {
         self.id == other.id
             && self.email.as_str() == other.email.as_str()
             && self.password_hash == other.password_hash
@@ -135,22 +135,22 @@ pub struct Attempts {
 /// How long a window of attempts lasts, from its first attempt: 15 minutes.
 pub const ATTEMPT_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// `current_password` attempts one session may make per window.
-pub const CURRENT_PASSWORD_PER_SESSION: u32 = 5;
+pub(crate) const CURRENT_PASSWORD_PER_SESSION: u32 = 5;
 /// `current_password` attempts all of a user's sessions together may make per window.
-pub const CURRENT_PASSWORD_PER_USER: u32 = 20;
+pub(crate) const CURRENT_PASSWORD_PER_USER: u32 = 20;
 /// Sign-in attempts per account per window.
-pub const SIGN_IN_PER_USER: u32 = 10;
+pub(crate) const SIGN_IN_PER_USER: u32 = 10;
 
 impl Attempts {
     /// When the window that `now_ms` falls in ends, if one is open.
-    pub fn open_until(&self, now_ms: i64) -> Option<i64> {
+    pub(crate) fn open_until(&self, now_ms: i64) -> Option<i64> {
         let ends = self.window_start_ms?.saturating_add(ATTEMPT_WINDOW_MS);
         (now_ms < ends).then_some(ends)
     }
 
     /// Whether one more attempt of `kind` may be made at `now_ms`: `Err` with the time the
     /// lock ends when a limit is reached.
-    pub fn admit(&self, kind: &AttemptKind<'_>, now_ms: i64) -> Result<(), i64> {
+    pub(crate) fn admit(&self, kind: &AttemptKind<'_>, now_ms: i64) -> Result<(), i64> {
         let Some(ends) = self.open_until(now_ms) else {
             return Ok(());
         };
@@ -164,7 +164,7 @@ impl Attempts {
         }
     }
 
-    /// Counts one attempt of `kind` at `now_ms` (after [`Attempts::admit`] said yes): into the
+    /// Counts one attempt of `kind` at `now_ms` (after `Attempts::admit` said yes): into the
     /// open window, or as the first of a new one.
     pub fn reserve(&mut self, kind: &AttemptKind<'_>, now_ms: i64) {
         if self.open_until(now_ms).is_none() {
@@ -211,22 +211,6 @@ impl AttemptKind<'_> {
             Self::SignIn => (SIGN_IN_PER_USER, None),
         }
     }
-}
-
-/// What makes the caller's session still valid, checked in the same write as the update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCheck {
-    /// The session carries a version (a signed session, or a Nuxt session the function
-    /// stamped): the stored one must equal it. A password change increments it, so every
-    /// older session is refused.
-    Version(u64),
-    /// An unstamped Nuxt session, accepted by `NUXT_UNSTAMPED_SESSIONS=accept` (Unix
-    /// milliseconds): valid only if it logged in at or after the last password change.
-    LoggedInAt(i64),
-    /// A stamped Nuxt session under `NUXT_UNSTAMPED_SESSIONS=accept`: valid if its version is
-    /// the stored one, or if its `loggedInAt` is at or after the last password change (the
-    /// app's own login merges into an old session and can keep a stale stamp).
-    VersionOrLoggedInAt(u64, i64),
 }
 
 /// One update with its preconditions.

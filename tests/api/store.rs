@@ -16,10 +16,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use common::dynamo::{Outage, assert_claims_consistent, emulator_port};
 use common::*;
-use neptun_users::domain::{Email, NewPassword, UserId};
+use neptun_users::domain::{Email, NewPassword, SessionCheck, UserId};
 use neptun_users::password::{Hasher, PasswordHash, verify};
 use neptun_users::store::{
-    AttemptKind, DynamoStore, MemoryStore, SessionCheck, SignedIn, StoreError, UserPatch, UserStore,
+    AttemptKind, DynamoStore, MemoryStore, SignedIn, StoreError, UserPatch, UserStore,
 };
 
 const NOW: i64 = 1_800_000_000;
