@@ -72,35 +72,24 @@ pub fn nuxt_login_cookie(password: &str, id: u64, email: &str, logged_in_at_ms: 
 /// ever appears here.
 static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
-struct LogSink;
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        // TEST_LOG=1 shows them too, past the test harness's capture.
-        static SHOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        if *SHOW.get_or_init(|| std::env::var_os("TEST_LOG").is_some_and(|v| v != "0")) {
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+/// Appends a log line to [`LOGS`]; `TEST_LOG=1` shows it too, past the test harness's capture.
+fn keep_log_line(line: &[u8]) {
+    LOGS.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend_from_slice(line);
+    static SHOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *SHOW.get_or_init(|| std::env::var_os("TEST_LOG").is_some_and(|v| v != "0")) {
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line);
     }
 }
 
+/// The deployed functions' own JSON lines, written to [`LOGS`].
 fn capture_logs() {
+    use neptun_users::telemetry::{LineFormat, LogLines};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(|| LogSink),
-        )
+        .with(LogLines::new(LineFormat::Json, keep_log_line))
         .with(tracing_subscriber::filter::LevelFilter::TRACE)
         .with(neptun_users::telemetry::without_dependency_trace())
         .try_init();
@@ -117,8 +106,7 @@ pub fn logged(message: &str, request_id: &str) -> Vec<Value> {
     captured_logs()
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .map(|line| line["fields"].clone())
-        .filter(|fields| fields["message"] == message && fields["request_id"] == request_id)
+        .filter(|line| line["message"] == message && line["request_id"] == request_id)
         .collect()
 }
 
