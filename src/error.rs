@@ -41,8 +41,9 @@ pub enum ApiError {
     PayloadTooLarge,
     /// The Content-Type is not `application/json`.
     UnsupportedMediaType,
-    /// The store failed or something else went wrong; details go to the log only.
-    Internal,
+    /// The store failed or something else went wrong: the cause, for the request's log line
+    /// only (an operation and an error code, never SDK text).
+    Internal(String),
     /// The request's deadline (`REQUEST_DEADLINE_MS`) passed; answered as [`ApiError::Internal`].
     DeadlineExceeded,
     /// The path is none of the function's routes.
@@ -195,8 +196,17 @@ impl ApiError {
                 "email_taken",
                 "A user with this email already exists.",
             ),
-            Self::Internal => (S::INTERNAL_SERVER_ERROR, "internal", INTERNAL),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", INTERNAL),
             Self::DeadlineExceeded => (S::INTERNAL_SERVER_ERROR, "deadline_exceeded", INTERNAL),
+        }
+    }
+
+    /// Why a 500 happened, for the request's log line.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Self::Internal(cause) => Some(cause),
+            Self::DeadlineExceeded => Some("request deadline passed"),
+            _ => None,
         }
     }
 
@@ -251,12 +261,10 @@ impl From<StoreError> for ApiError {
                 ),
             },
             StoreError::IdTaken => {
-                tracing::error!("store refused an update for an id conflict");
-                Self::Internal
+                Self::Internal("store refused an update for an id conflict".into())
             }
             StoreError::Unavailable(reason) => {
-                tracing::error!(%reason, "store unavailable");
-                Self::Internal
+                Self::Internal(format!("store unavailable: {reason}"))
             }
         }
     }

@@ -111,6 +111,30 @@ struct Trace {
     fields: &'static str,
     /// The audit event a success is, if it changes credentials or signs someone in.
     event: Option<&'static str>,
+    /// Why a password was not verified though the request went on (a stored hash no
+    /// verification may run): logged with the request, at WARN.
+    unverified: Option<String>,
+}
+
+/// The request's one log line, at `$level` (a 500 is an ERROR, a request with a warning a
+/// WARN): every field the contract's "Logs" section lists, and the cause of a failure.
+macro_rules! request_line {
+    ($level:expr, $request:expr, $response:expr, $kind:expr, $trace:expr, $cause:expr, $request_id:expr, $client_ip:expr, $latency_us:expr) => {
+        tracing::event!(
+            $level,
+            method = %$request.method(),
+            path = $request.uri().path(),
+            status = $response.status().as_u16(),
+            outcome = $kind,
+            user_id = $trace.user_id,
+            fields = $trace.fields,
+            request_id = $request_id,
+            client_ip = $client_ip,
+            latency_us = $latency_us,
+            cause = $cause,
+            "request"
+        )
+    };
 }
 
 /// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
@@ -137,11 +161,13 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
         ),
     )
     .await
-    .unwrap_or_else(|_| {
-        tracing::error!("request deadline passed");
-        Err(ApiError::DeadlineExceeded)
-    });
+    .unwrap_or(Err(ApiError::DeadlineExceeded));
     let kind = outcome.as_ref().err().map_or("ok", ApiError::kind);
+    let failure = outcome
+        .as_ref()
+        .err()
+        .and_then(ApiError::cause)
+        .map(str::to_owned);
     let allow = Route::allow(route.as_ref());
     let succeeded = outcome.is_ok();
     let mut response = match outcome {
@@ -170,18 +196,43 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
             "{event}"
         );
     }
-    tracing::info!(
-        method = %request.method(),
-        path = request.uri().path(),
-        status = response.status().as_u16(),
-        outcome = kind,
-        user_id = trace.user_id,
-        fields = trace.fields,
-        request_id,
-        client_ip,
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    // Each failure is logged once, here, with the request it belongs to.
+    match (failure, trace.unverified.take()) {
+        (Some(cause), _) => request_line!(
+            tracing::Level::ERROR,
+            request,
+            response,
+            kind,
+            trace,
+            cause.as_str(),
+            request_id,
+            client_ip,
+            latency_us
+        ),
+        (None, Some(warning)) => request_line!(
+            tracing::Level::WARN,
+            request,
+            response,
+            kind,
+            trace,
+            warning.as_str(),
+            request_id,
+            client_ip,
+            latency_us
+        ),
+        (None, None) => request_line!(
+            tracing::Level::INFO,
+            request,
+            response,
+            kind,
+            trace,
+            None::<&str>,
+            request_id,
+            client_ip,
+            latency_us
+        ),
+    }
     response
 }
 
@@ -270,7 +321,8 @@ async fn update_user(
         (password, current) => {
             let user_lock = ctx.user_locks.lock(user_id).await;
             let checked =
-                check_credentials(ctx, &session, check, new_email, password, current).await?;
+                check_credentials(ctx, &session, check, new_email, password, current, trace)
+                    .await?;
             (checked, Some(user_lock))
         }
     };
@@ -338,6 +390,7 @@ async fn check_credentials(
     new_email: Option<&Email>,
     password: Option<NewPassword>,
     current: Option<CurrentPassword>,
+    trace: &mut Trace,
 ) -> Result<Checked, ApiError> {
     let now_ms = ctx.clock.now_ms();
     let stored = match current {
@@ -383,6 +436,10 @@ async fn check_credentials(
                 .ok_or(ApiError::WrongCurrentPassword)?;
             match ctx.hasher.verify(current, hash.clone()).await? {
                 Verification::Wrong => return Err(ApiError::WrongCurrentPassword),
+                Verification::Unverifiable(why) => {
+                    trace.unverified = Some(unverified(&why));
+                    return Err(ApiError::WrongCurrentPassword);
+                }
                 Verification::Right { rehash } => (Some(hash), rehash),
             }
         }
@@ -440,7 +497,13 @@ async fn sign_in(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Suc
     let against = hash
         .clone()
         .unwrap_or_else(|| PasswordHash::from_stored(DUMMY_HASH.to_owned()));
-    let verification = ctx.hasher.verify(form.password, against).await?;
+    let verification = match ctx.hasher.verify(form.password, against).await? {
+        Verification::Unverifiable(why) => {
+            trace.unverified = Some(unverified(&why));
+            Verification::Wrong
+        }
+        verification => verification,
+    };
     let (Some(user), Some(verified_hash), Verification::Right { rehash }) =
         (user, hash, verification)
     else {
@@ -718,10 +781,14 @@ impl From<BodyError> for ApiError {
 }
 
 impl From<HashError> for ApiError {
-    fn from(_: HashError) -> Self {
-        tracing::error!("password hashing failed");
-        Self::Internal
+    fn from(error: HashError) -> Self {
+        Self::Internal(error.to_string())
     }
+}
+
+/// The request line's cause for a stored hash no verification may run.
+fn unverified(why: &str) -> String {
+    format!("stored password hash not verified ({why}): answered as a wrong password")
 }
 
 #[cfg(test)]

@@ -268,8 +268,11 @@ impl fmt::Debug for PasswordHash {
 /// What verifying a password against a stored hash found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
-    /// Not the password (or a hash nothing can match).
+    /// Not the password.
     Wrong,
+    /// A stored hash above the ceiling, or malformed: never run, and answered as a wrong
+    /// password; the reason is for the request's log line.
+    Unverifiable(String),
     /// The password; with the contract's Argon2id hash of it when the stored one was weaker.
     Right {
         /// The upgraded hash, to be stored in the same write.
@@ -281,10 +284,20 @@ pub enum Verification {
 /// unknown address's sign-in is verified against it, so that it costs what a known one does.
 pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$XrnzRNKifFj8cH1f8j8yjw$iTtrlScHnh2kmdKx4u7XX8gWuFrI2GfWeZhFazdBi0M";
 
-/// Hashing failed (the worker panicked or Argon2 refused); the cause is not user-facing.
-#[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError;
+/// Hashing or verification did not finish; the reason is for the request's log line, never
+/// for the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// Every queue slot was taken: the instance is over its hashing capacity.
+    #[error("password hash queue full")]
+    QueueFull,
+    /// The job waited or ran past [`HASH_WAIT`].
+    #[error("password hash not done within the wait limit")]
+    TimedOut,
+    /// The worker panicked, Argon2 refused, or the worker threads are gone.
+    #[error("password hashing failed")]
+    Failed,
+}
 
 /// Argon2id v19 with the contract's parameters (what every stored hash is made with).
 pub fn argon2id() -> Argon2 {
@@ -372,7 +385,7 @@ impl Hasher {
     /// (see `hash_within_ceiling`). Runs on the hashing threads, under the same bounds as
     /// [`Hasher::hash`]: a verify costs what a hash costs, and must not run on the async
     /// executor either. A hash above the ceiling, or malformed, is never run: it answers
-    /// [`Verification::Wrong`] at once and the log says why.
+    /// [`Verification::Unverifiable`] at once, with the reason.
     ///
     /// A right password whose stored hash is weaker than the contract's is hashed again in
     /// the same job ([`Verification::Right`] carries the new hash).
@@ -382,11 +395,7 @@ impl Hasher {
         stored: PasswordHash,
     ) -> Result<Verification, HashError> {
         if let Err(why) = hash_within_ceiling(&stored) {
-            tracing::warn!(
-                reason = %why,
-                "stored password hash not verified: answered as a wrong password"
-            );
-            return Ok(Verification::Wrong);
+            return Ok(Verification::Unverifiable(why.to_string()));
         }
         self.run(|reply| Job::Verify(password, stored, reply))
             .await?
@@ -397,20 +406,16 @@ impl Hasher {
         let pool = &*self.inner;
         let _slot = Arc::clone(&pool.queue_slots)
             .try_acquire_owned()
-            .map_err(|_| {
-                tracing::warn!("password hash queue full");
-                HashError
-            })?;
+            .map_err(|_| HashError::QueueFull)?;
         let (reply, answer) = oneshot::channel();
         pool.started.fetch_add(1, Ordering::Relaxed);
-        self.jobs().send(job(reply)).map_err(|_| HashError)?;
+        self.jobs()
+            .send(job(reply))
+            .map_err(|_| HashError::Failed)?;
         match tokio::time::timeout(HASH_WAIT, answer).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(_)) => Err(HashError),
-            Err(_) => {
-                tracing::warn!("password hash not done within the wait limit");
-                Err(HashError)
-            }
+            Ok(Err(_)) => Err(HashError::Failed),
+            Err(_) => Err(HashError::TimedOut),
         }
     }
 
@@ -466,7 +471,7 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
                 }));
                 let _ = reply.send(match phc {
                     Ok(Ok(phc)) => Ok(PasswordHash(phc)),
-                    Ok(Err(_)) | Err(_) => Err(HashError),
+                    Ok(Err(_)) | Err(_) => Err(HashError::Failed),
                 });
             }
             Job::Verify(password, stored, reply) => {
@@ -481,13 +486,13 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
                         let password = NewPassword::verified(&password);
                         let phc =
                             hasher.hash_password_with_random_salt(password.expose().as_bytes());
-                        Some(PasswordHash(phc.map_err(|_| HashError)?))
+                        Some(PasswordHash(phc.map_err(|_| HashError::Failed)?))
                     } else {
                         None
                     };
                     Ok(Verification::Right { rehash })
                 }));
-                let _ = reply.send(verified.unwrap_or(Err(HashError)));
+                let _ = reply.send(verified.unwrap_or(Err(HashError::Failed)));
             }
         }
     }
@@ -774,10 +779,8 @@ mod tests {
                     hash.clone(),
                 )
                 .await;
-            assert!(
-                matches!(verified, Ok(Verification::Wrong)),
-                "{why}: {verified:?}"
-            );
+            let reason = expected.unwrap_err().to_string();
+            assert_eq!(verified, Ok(Verification::Unverifiable(reason)), "{why}");
             assert!(
                 started.elapsed() < Duration::from_millis(50),
                 "{why}: at once, not after {:?}",

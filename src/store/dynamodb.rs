@@ -335,7 +335,7 @@ impl DynamoStore {
         kind: &AttemptKind<'_>,
         now_ms: i64,
         open: bool,
-    ) -> Result<StoredUser, Option<HashMap<String, AttributeValue>>> {
+    ) -> Result<StoredUser, Reservation> {
         let attributes = AttemptAttributes::of(kind);
         let mut names = HashMap::from([
             ("#count".to_owned(), attributes.count.to_owned()),
@@ -396,15 +396,19 @@ impl DynamoStore {
             .send()
             .await;
         match output {
-            Ok(output) => output.attributes().and_then(user_from_keyed).ok_or(None),
+            Ok(output) => output
+                .attributes()
+                .and_then(user_from_keyed)
+                .ok_or_else(|| {
+                    Reservation::Failed(StoreError::Unavailable(
+                        "UpdateItem: the reservation returned no user".into(),
+                    ))
+                }),
             Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failure)) => {
-                    Err(Some(failure.item().cloned().unwrap_or_default()))
-                }
-                _ => {
-                    tracing::error!(reason = %sdk_failure("UpdateItem", &error), "attempt not reserved");
-                    Err(None)
-                }
+                Some(UpdateItemError::ConditionalCheckFailedException(failure)) => Err(
+                    Reservation::Refused(failure.item().cloned().unwrap_or_default()),
+                ),
+                _ => Err(Reservation::Failed(sdk_failure("UpdateItem", &error))),
             },
         }
     }
@@ -678,8 +682,8 @@ impl UserStore for DynamoStore {
         for _ in 0..4 {
             let refused = match self.try_reserve(&key, &kind, now_ms, open).await {
                 Ok(user) => return Ok(user),
-                Err(None) => return Err(StoreError::Unavailable("attempt not reserved".into())),
-                Err(Some(item)) => item,
+                Err(Reservation::Failed(error)) => return Err(error),
+                Err(Reservation::Refused(item)) => item,
             };
             let Some(user) = id
                 .filter(|_| !refused.is_empty())
@@ -1063,4 +1067,12 @@ fn service_failure(operation: &str, code: Option<&str>) -> StoreError {
 
 fn unavailable(error: impl std::error::Error) -> StoreError {
     StoreError::Unavailable(format!("request could not be built: {error}"))
+}
+
+/// Why one try at reserving an attempt did not return the user.
+enum Reservation {
+    /// The condition failed; the item as it was (empty when there is none).
+    Refused(HashMap<String, AttributeValue>),
+    /// DynamoDB could not be asked, or answered something else.
+    Failed(StoreError),
 }

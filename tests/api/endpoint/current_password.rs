@@ -59,11 +59,14 @@ async fn a_stored_hash_above_the_ceiling_answers_as_a_wrong_password_at_once_and
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .any(|line| {
                 line["level"] == "WARN"
-                    && line["fields"]["message"]
-                        == "stored password hash not verified: answered as a wrong password"
-                    && line["fields"]["reason"] == *reason
+                    && line["message"] == "request"
+                    && line["outcome"] == "wrong_current_password"
+                    && line["cause"]
+                        == format!(
+                            "stored password hash not verified ({reason}): answered as a wrong password"
+                        )
             });
-        assert!(said_why, "{reason}: the log says why");
+        assert!(said_why, "{reason}: the request line says why");
     }
     let logs = captured_logs();
     assert!(!logs.contains("$2b$"), "no bcrypt hash in the log");

@@ -5,6 +5,7 @@ use crate::common;
 
 use common::*;
 use neptun_users::password;
+use serde_json::json;
 
 #[tokio::test]
 async fn a_store_that_cannot_be_reached_gets_500_without_details() {
@@ -27,6 +28,34 @@ async fn a_store_that_cannot_be_reached_gets_500_without_details() {
         started.elapsed() < std::time::Duration::from_secs(10),
         "bounded: {:?}",
         started.elapsed()
+    );
+    // Logged once, on the request's own line, with its cause (the operation, never SDK text).
+    let request_id = response.header("x-request-id").expect("an X-Request-Id");
+    let lines = logged("request", request_id);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (
+            &lines[0]["level"],
+            &lines[0]["status"],
+            &lines[0]["outcome"]
+        ),
+        (&json!("ERROR"), &json!(500), &json!("internal"))
+    );
+    let cause = lines[0]["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause == "store unavailable: TransactWriteItems: DynamoDB unreachable",
+        "{cause}"
+    );
+    let without_a_request = captured_logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| {
+            line.to_string().contains("store unavailable") && line["request_id"].is_null()
+        })
+        .count();
+    assert_eq!(
+        without_a_request, 0,
+        "no line logs a failure apart from its request"
     );
 }
 
