@@ -339,7 +339,7 @@ async fn update_user(
     };
     let updated = ctx.store.update_user(&patch).await?;
     let refreshed = ctx.keys.refresh(
-        &session,
+        session,
         updated.email.as_str(),
         updated.session_version,
         now_ms,

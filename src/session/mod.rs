@@ -270,24 +270,23 @@ impl SessionKeys {
     /// proving itself by its login time, which stays valid until the next password change).
     pub fn refresh(
         &self,
-        session: &Session,
+        session: Session,
         email: &str,
         version: Option<u64>,
         now_ms: i64,
     ) -> Session {
         let limit = session.login_at_ms.saturating_add(self.max_age_ms);
         let version = version.or(session.version);
-        let format_fields = match &session.format_fields {
+        let format_fields = match session.format_fields {
             FormatFields::Signed => FormatFields::Signed,
             FormatFields::Nuxt {
-                object,
+                mut object,
                 app_login_ms,
             } => {
-                let mut object = object.clone();
                 nuxt::refresh_session_object(&mut object, email, version, session.login_at_ms);
                 FormatFields::Nuxt {
                     object,
-                    app_login_ms: *app_login_ms,
+                    app_login_ms,
                 }
             }
         };
@@ -298,7 +297,7 @@ impl SessionKeys {
             issued_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(self.ttl_ms).min(limit),
             version,
-            id: session.id.clone(),
+            id: session.id,
             format_fields,
         }
     }
@@ -442,7 +441,7 @@ mod tests {
             let keys = keys(format);
             let mut session = keys.issue(UserId::new(7).unwrap(), "a@example.com", 1, NOW, None);
             session.login_at_ms = NOW - 30 * 86_400_000 + 100_000;
-            let refreshed = keys.refresh(&session, "b@example.com", Some(2), NOW);
+            let refreshed = keys.refresh(session.clone(), "b@example.com", Some(2), NOW);
             assert_eq!(refreshed.login_at_ms, session.login_at_ms, "{format}");
             assert_eq!(refreshed.expires_at_ms, NOW + 100_000, "{format}");
             assert_eq!(

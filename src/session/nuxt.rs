@@ -229,7 +229,7 @@ mod tests {
             "millisecond precision"
         );
         assert_eq!(session.id, "2b1d0c4e-8f1a-4c55-9a43-0c7e6b1e2f3a");
-        let refreshed = keys.refresh(&session, "new@b.co", Some(3), NOW);
+        let refreshed = keys.refresh(session.clone(), "new@b.co", Some(3), NOW);
         let pair = keys.cookie_pair(&refreshed);
         let reopened = keys.verify([pair.as_str()], NOW + 1).unwrap();
         assert_eq!(

@@ -187,7 +187,7 @@ mod tests {
             a.id, b.id,
             "two sign-ins in the same second are two sessions"
         );
-        let refreshed = keys.refresh(&a, "b@example.com", Some(2), NOW + 5_000);
+        let refreshed = keys.refresh(a.clone(), "b@example.com", Some(2), NOW + 5_000);
         let pair = keys.cookie_pair(&refreshed);
         let reopened = keys.verify([pair.as_str()], NOW + 6_000).unwrap();
         assert_eq!(reopened.session.id, a.id);
@@ -385,7 +385,7 @@ mod tests {
             rotated.verify([header.as_str()], NOW).map(|v| v.session),
             Ok(session.clone())
         );
-        let refreshed = rotated.refresh(&session, "a@example.com", Some(1), NOW);
+        let refreshed = rotated.refresh(session.clone(), "a@example.com", Some(1), NOW);
         let set_cookie = rotated.set_cookie(&refreshed, NOW);
         let pair = set_cookie.split(';').next().unwrap();
         assert!(
