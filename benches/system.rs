@@ -271,11 +271,11 @@ fn vercel_server(binary: &Path) -> (Killed, String) {
     (server, format!("http://127.0.0.1:{port}"))
 }
 
-/// With Fluid compute one Vercel instance serves many requests at once, so the door's own cost
+/// With Fluid compute one Vercel instance serves many requests at once, so the entry point's own cost
 /// per request is what bounds an instance. The figure drives the release `user_id` binary on
 /// `VERCEL_DEV_PORT` (the server `vercel_runtime` runs on Vercel too) and a hello-world
 /// `vercel_runtime` with the same requests from the same wrk script. The request is a
-/// signed-in PATCH whose body fails validation: the door's request conversion and tagging,
+/// signed-in PATCH whose body fails validation: the entry point's request conversion and tagging,
 /// body reading, the session's HMAC check, ownership, origin and Content-Type checks, JSON
 /// parsing and validation, the error body and the log line, every step before the store. The
 /// store is left out on purpose: its DynamoDB round trip is network wait, not instance CPU,
@@ -350,7 +350,7 @@ wrk.body = '{body}'
     let (baseline, subject) = (median(baselines), median(subjects));
     let ratio = subject / baseline;
     rows.push(Row {
-        figure: format!("Vercel door throughput, signed-in updates refused by validation (400: every step but the store, which is network wait; wrk, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s, keep-alive, same requests to both)"),
+        figure: format!("Vercel entry point throughput, signed-in updates refused by validation (400: every step but the store, which is network wait; wrk, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s, keep-alive, same requests to both)"),
         subject: format!("{subject:.0} req/s"),
         baseline: format!("{baseline:.0} req/s (hello-world vercel_runtime)"),
         ratio: format!("{ratio:.2}"),
@@ -1201,7 +1201,7 @@ fn main() {
         throughput(&dir, &mut rows);
     }
     if wanted("vercel-throughput") {
-        eprintln!("bench: Vercel door throughput");
+        eprintln!("bench: Vercel entry point throughput");
         vercel_throughput(&dir, &mut rows);
     }
     if wanted("password") {

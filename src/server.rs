@@ -1,5 +1,5 @@
-//! A plain HTTP/1.1 server around the handler: the local command's door, and the body
-//! adapter shared with the Vercel door (both receive hyper requests).
+//! A plain HTTP/1.1 server around the handler: the local command's entry point, and the body
+//! adapter shared with the Vercel entry point (both receive hyper requests).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ use crate::context::AppContext;
 use crate::handler::{ClientIp, MAX_BODY_BYTES, RequestId, handle};
 
 /// Reads at most `MAX_BODY_BYTES + 1` bytes of the body, so the handler can tell "too large"
-/// in its own check order without the door buffering an unbounded upload.
+/// in its own check order without the entry point buffering an unbounded upload.
 pub async fn read_bounded(mut body: Incoming) -> Bytes {
     let mut buffer = BytesMut::new();
     while buffer.len() <= MAX_BODY_BYTES {

@@ -6,7 +6,7 @@
 //! `EnvFilter` would bring a regex engine into every binary for a feature nobody here uses.
 //! Whatever `RUST_LOG` says, no dependency logs at `trace`: there `lambda_runtime` prints
 //! every raw event it receives (the plaintext password and the session cookie) and the AWS
-//! SDK whole requests (password hashes included). Run at `trace`, the three doors showed no
+//! SDK whole requests (password hashes included). Run at `trace`, the three entry points showed no
 //! other dependency logging request data (hyper_util's DynamoDB client logs connection-pool
 //! events; hyper, lambda_http and vercel_runtime log nothing through `tracing`), but an
 //! upgrade could add such output unannounced, so `trace` is this crate's own.
