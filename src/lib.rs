@@ -13,12 +13,6 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-/// Every binary allocates through mimalloc: a request's JSON values, strings and header maps
-/// are many small short-lived allocations, which glibc's allocator served at a sixth of the
-/// handler's CPU in a profile.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod aws;
 pub mod cli;
 pub(crate) mod clock;
