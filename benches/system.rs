@@ -246,7 +246,8 @@ end
     let (baseline, subject) = (median(baseline_p99s), median(subject_p99s));
     let ratio = subject / baseline;
     rows.push(Row {
-        figure: "p99 latency of email-only updates in the same wrk runs (median of the runs' p99)".into(),
+        figure: "p99 latency of email-only updates in the same wrk runs (median of the runs' p99)"
+            .into(),
         subject: format!("{subject:.2} ms"),
         baseline: format!("{baseline:.2} ms (plain hyper, fixed 200 of the same bytes)"),
         ratio: format!("{ratio:.2}"),
