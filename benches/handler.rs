@@ -9,11 +9,11 @@ use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
+use neptun_users::clock::{unix_now, unix_now_ms};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, UserId};
 use neptun_users::iron::{self, IronPassword};
 use neptun_users::password::PasswordHash;
-use neptun_users::session::{unix_now, unix_now_ms};
 use neptun_users::store::{MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, handle};
 

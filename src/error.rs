@@ -256,7 +256,7 @@ impl From<StoreError> for ApiError {
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::Locked { until_ms } => Self::TooManyAttempts {
                 retry_after_secs: crate::credentials::retry_after_secs(
-                    crate::session::unix_now_ms(),
+                    crate::clock::unix_now_ms(),
                     until_ms,
                 ),
             },

@@ -15,7 +15,7 @@
 
 pub mod aws;
 pub mod cli;
-pub(crate) mod clock;
+pub mod clock;
 pub(crate) mod config;
 pub mod context;
 pub(crate) mod credentials;

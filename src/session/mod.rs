@@ -22,9 +22,6 @@ use crate::domain::{INITIAL_SESSION_VERSION, SessionCheck, UserId};
 pub mod nuxt;
 pub(crate) mod signed;
 
-// Tests and benches read the system clock through the session they make.
-pub use crate::clock::{unix_now, unix_now_ms};
-
 /// The cookie's name, in both formats.
 pub(crate) const COOKIE_NAME: &str = "neptun-session";
 

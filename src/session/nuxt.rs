@@ -21,13 +21,12 @@
 //! (same `id`, `createdAt`, `loggedInAt`, every other key of `data` and `data.user`), sets
 //! `data.user.primary_email` to the stored address, and stamps it.
 
+use serde_json::{Map, Value, json};
+
 use super::{COOKIE_NAME, FormatFields, Session};
+use crate::clock::{format_time_ms, parse_time_ms};
 use crate::domain::UserId;
 use crate::iron::{self, IronPassword};
-
-// The times the app writes, where the tests that make Nuxt sessions look for them.
-pub use crate::clock::{format_time_ms, parse_time_ms};
-use serde_json::{Map, Value, json};
 
 /// The key of `data.user` that holds the user's session version (an integer).
 pub const STAMP_VERSION: &str = "session_version";

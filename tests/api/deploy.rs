@@ -204,7 +204,7 @@ async fn the_lambda_binary_answers_v2_v1_and_function_url_events() {
         cookie = set_cookie.split(';').next().unwrap().to_owned();
         let session = app
             .keys
-            .verify([cookie.as_str()], neptun_users::session::unix_now_ms())
+            .verify([cookie.as_str()], neptun_users::clock::unix_now_ms())
             .unwrap();
         assert_eq!(
             session.session.email, address,
@@ -743,7 +743,7 @@ async fn both_binaries_accept_and_refresh_the_nuxt_apps_sessions() {
             NUXT_PASSWORD,
             user.id,
             address,
-            neptun_users::session::unix_now_ms() - 1000,
+            neptun_users::clock::unix_now_ms() - 1000,
         )
     };
     let check = |door: Door, set_cookie: &str, address: &str| {
@@ -753,7 +753,7 @@ async fn both_binaries_accept_and_refresh_the_nuxt_apps_sessions() {
         );
         let pair = set_cookie.split(';').next().unwrap();
         let session = nuxt
-            .verify([pair], neptun_users::session::unix_now_ms())
+            .verify([pair], neptun_users::clock::unix_now_ms())
             .unwrap_or_else(|e| panic!("{door}: {e:?}"));
         assert_eq!(session.session.email, address, "{door}");
     };
@@ -1247,7 +1247,7 @@ async fn both_binaries_accept_the_previous_secrets_kept_in_secrets_manager() {
             current_only
                 .verify(
                     [answer.session_cookie().as_str()],
-                    neptun_users::session::unix_now_ms()
+                    neptun_users::clock::unix_now_ms()
                 )
                 .is_ok(),
             "{door}: the refreshed cookie is signed with the current secret"
@@ -1393,7 +1393,7 @@ fn vercel_oidc_token(jti: &str) -> String {
     let part = |json: Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string().as_bytes())
     };
-    let exp = neptun_users::session::unix_now() + 3600;
+    let exp = neptun_users::clock::unix_now() + 3600;
     format!(
         "{}.{}.{}",
         part(json!({"alg": "RS256", "typ": "JWT", "kid": "stand-in"})),

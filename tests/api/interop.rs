@@ -146,7 +146,7 @@ fn assert_issued_session(pair: &str, body: &Value, email: &str, (from, to): (i64
     assert!(user["session_version"].is_u64(), "an integer: {session}");
     let stamped = user["logged_in_at"].as_i64().expect("integer epoch ms");
     assert!((from..=to).contains(&stamped), "logged in now: {session}");
-    let logged_in_at = neptun_users::session::nuxt::parse_time_ms(
+    let logged_in_at = neptun_users::clock::parse_time_ms(
         session["data"]["loggedInAt"].as_str().expect("an ISO time"),
     )
     .expect("an ISO time");
@@ -170,11 +170,11 @@ async fn an_unstamped_session_sealed_by_h3_is_accepted_under_accept_and_its_refr
     }
     let app = spawn_app_with(nuxt_config_accepting()).await;
     let user = app.seed("ada@example.com", "old-password").await;
-    let now = neptun_users::session::unix_now_ms();
+    let now = neptun_users::clock::unix_now_ms();
     let logged_in_at = now - 60_000;
     let (cookie, sealed) = nuxt_app_login(
         json!({"id": user.id, "primary_email": "ada@example.com", "name": "Ada"}),
-        &neptun_users::session::nuxt::format_time_ms(logged_in_at),
+        &neptun_users::clock::format_time_ms(logged_in_at),
         None,
     );
 
@@ -216,7 +216,7 @@ async fn an_unstamped_session_sealed_by_h3_is_refused_by_default() {
     }
     let app = spawn_app_with(nuxt_config()).await;
     let user = app.seed("ada@example.com", "old-password").await;
-    let now = neptun_users::session::nuxt::format_time_ms(neptun_users::session::unix_now_ms());
+    let now = neptun_users::clock::format_time_ms(neptun_users::clock::unix_now_ms());
     let (cookie, _) = nuxt_app_login(
         json!({"id": user.id, "primary_email": "ada@example.com"}),
         &now,
@@ -239,17 +239,17 @@ async fn sessions_the_sign_up_and_sign_in_issue_open_in_h3_and_survive_the_apps_
         return;
     }
     let app = spawn_app_with(nuxt_config()).await;
-    let from = neptun_users::session::unix_now_ms();
+    let from = neptun_users::clock::unix_now_ms();
     let (signed_up, body) = sign_up(&app, "ada@example.com", "Quartz-lamp-88").await;
-    let to = neptun_users::session::unix_now_ms();
+    let to = neptun_users::clock::unix_now_ms();
     let first = assert_issued_session(&signed_up, &body, "ada@example.com", (from, to));
     let id = first["data"]["user"]["id"].as_u64().unwrap();
     let version = app.stored(id).await.session_version;
     assert_eq!(first["data"]["user"]["session_version"], version);
 
-    let from = neptun_users::session::unix_now_ms();
+    let from = neptun_users::clock::unix_now_ms();
     let (logged_in, body) = log_in(&app, "", "ADA@example.com", "Quartz-lamp-88").await;
-    let to = neptun_users::session::unix_now_ms();
+    let to = neptun_users::clock::unix_now_ms();
     let login = assert_issued_session(&logged_in, &body, "ada@example.com", (from, to));
     assert_eq!(login["data"]["user"]["id"], id);
     assert_eq!(login["data"]["user"]["session_version"], version);
@@ -346,8 +346,7 @@ async fn a_session_resealed_by_the_app_after_a_password_change_stays_revoked() {
     let read = h3_reads(&first_resealed);
     assert_eq!(read["data"]["user"]["session_version"], version);
     let logged_in_at =
-        neptun_users::session::nuxt::parse_time_ms(read["data"]["loggedInAt"].as_str().unwrap())
-            .unwrap();
+        neptun_users::clock::parse_time_ms(read["data"]["loggedInAt"].as_str().unwrap()).unwrap();
     let changed_at = app.stored(id).await.password_changed_at_ms.unwrap();
     assert!(logged_in_at > changed_at, "{logged_in_at} > {changed_at}");
     let user = TestUser {
@@ -402,8 +401,8 @@ async fn a_stamped_session_is_judged_by_its_stamp_whatever_its_logged_in_at_says
     .await;
     let user = app.seed("ada@example.com", "old-password").await;
     let version = app.stored(user.id).await.session_version;
-    let now = neptun_users::session::unix_now_ms();
-    let iso_now = neptun_users::session::nuxt::format_time_ms(now);
+    let now = neptun_users::clock::unix_now_ms();
+    let iso_now = neptun_users::clock::format_time_ms(now);
     // A session another sign-in would seal through h3, with the stamp the contract documents.
     let stamped = |version: u64, logged_in_at: i64| {
         nuxt_app_login(
@@ -488,7 +487,7 @@ async fn cookies_h3_would_not_open_or_that_name_no_user_get_401() {
     // its own reason.
     let app = spawn_app_with(nuxt_config_accepting()).await;
     let user = app.seed("a@example.com", "old-password").await;
-    let now = neptun_users::session::nuxt::format_time_ms(neptun_users::session::unix_now_ms());
+    let now = neptun_users::clock::format_time_ms(neptun_users::clock::unix_now_ms());
     let (good, _) = nuxt_app_login(json!({"id": user.id}), &now, None);
     let other_password = h3(
         "seal",

@@ -7,9 +7,9 @@ use crate::common;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use neptun_users::clock::unix_now_ms;
 use neptun_users::context::Scheme;
 use neptun_users::domain::{BodyError, Email, UserId, UserUpdate};
-use neptun_users::session::unix_now_ms;
 use neptun_users::store::MemoryStore;
 use neptun_users::{AppContext, handle};
 use proptest::prelude::*;

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use common::dynamo::{Outage, assert_claims_consistent, emulator_port};
 use common::*;
 use neptun_users::aws::OPERATION_TIMEOUT;
+use neptun_users::clock::unix_now_ms;
 use neptun_users::domain::UserId;
 use neptun_users::password::verify;
-use neptun_users::session::unix_now_ms;
 use neptun_users::store::{DynamoStore, UserStore};
 use serde_json::json;
 

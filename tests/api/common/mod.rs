@@ -17,11 +17,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use neptun_users::clock::{unix_now, unix_now_ms};
 use neptun_users::context::Scheme;
 use neptun_users::domain::{Email, NewPassword, UserId};
 use neptun_users::password::Hasher;
 use neptun_users::server::ServerLimits;
-use neptun_users::session::{Session, unix_now, unix_now_ms};
+use neptun_users::session::Session;
 use neptun_users::store::{DynamoStore, MemoryStore, UserStore};
 use neptun_users::{AppContext, Config, SessionKeys};
 use serde_json::Value;
@@ -59,7 +60,7 @@ pub fn nuxt_login_cookie(password: &str, id: u64, email: &str, logged_in_at_ms: 
         "createdAt": logged_in_at_ms - 5,
         "data": {
             "user": {"id": id, "primary_email": email},
-            "loggedInAt": neptun_users::session::nuxt::format_time_ms(logged_in_at_ms),
+            "loggedInAt": neptun_users::clock::format_time_ms(logged_in_at_ms),
         },
     });
     let password = neptun_users::iron::IronPassword::new(password).expect("a long password");

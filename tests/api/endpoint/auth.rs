@@ -4,8 +4,8 @@
 
 use crate::common::*;
 
+use neptun_users::clock::unix_now_ms;
 use neptun_users::domain::{Email, UserId};
-use neptun_users::session::unix_now_ms;
 use neptun_users::store::StoredUser;
 use serde_json::{Value, json};
 
@@ -57,7 +57,7 @@ async fn assert_signed_in(
                 body,
                 json!({
                     "user": {"id": id, "primary_email": address, "session_version": 1, "logged_in_at": logged_in_at},
-                    "loggedInAt": neptun_users::session::nuxt::format_time_ms(logged_in_at),
+                    "loggedInAt": neptun_users::clock::format_time_ms(logged_in_at),
                 }),
                 "{format}: the session's data, as the web app's own route answers"
             );
@@ -411,7 +411,7 @@ async fn a_signed_in_browser_is_refused_and_any_other_cookie_is_ignored() {
                 nuxt_login_cookie(NUXT_PASSWORD, user.id, &user.email, now),
                 "an unstamped session of the app's own login",
             ));
-            let visitor = json!({"id": "v", "createdAt": now, "data": {"loggedInAt": neptun_users::session::nuxt::format_time_ms(now)}});
+            let visitor = json!({"id": "v", "createdAt": now, "data": {"loggedInAt": neptun_users::clock::format_time_ms(now)}});
             let password = neptun_users::iron::IronPassword::new(NUXT_PASSWORD).unwrap();
             ignored.push((
                 format!(
@@ -636,7 +636,7 @@ fn app_reseal(cookie: &str, now_ms: i64) -> String {
     let opened =
         neptun_users::iron::unseal(value, std::slice::from_ref(&password), now_ms).unwrap();
     let mut object: Value = serde_json::from_slice(&opened.plaintext).unwrap();
-    object["data"]["loggedInAt"] = json!(neptun_users::session::nuxt::format_time_ms(now_ms));
+    object["data"]["loggedInAt"] = json!(neptun_users::clock::format_time_ms(now_ms));
     format!(
         "neptun-session={}",
         neptun_users::iron::seal(object.to_string().as_bytes(), &password, None)
@@ -703,7 +703,7 @@ async fn revocation_and_the_lifetime_hold_against_the_apps_session_refresh() {
         "createdAt": month_old,
         "data": {
             "user": {"id": user.id, "primary_email": "kept@example.com", "session_version": 2, "logged_in_at": month_old},
-            "loggedInAt": neptun_users::session::nuxt::format_time_ms(unix_now_ms()),
+            "loggedInAt": neptun_users::clock::format_time_ms(unix_now_ms()),
         },
     });
     let password = neptun_users::iron::IronPassword::new(NUXT_PASSWORD).unwrap();

@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::*;
-use neptun_users::session::unix_now;
+use neptun_users::clock::unix_now;
 use serde_json::{Value, json};
 
 use super::FORBIDDEN;

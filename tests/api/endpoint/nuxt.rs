@@ -2,8 +2,8 @@
 //! deployment whose sign-in is still the app's); the default refuses them ([`super::auth`]).
 
 use crate::common::*;
+use neptun_users::clock::unix_now_ms;
 use neptun_users::domain::UserId;
-use neptun_users::session::unix_now_ms;
 use serde_json::{Value, json};
 
 use super::user_body;
@@ -188,7 +188,7 @@ async fn a_nuxt_login_over_a_revoked_session_works_though_it_carries_the_old_ver
                     "session_version": version,
                     "logged_in_at": logged_in_at_ms - 1_000,
                 },
-                "loggedInAt": neptun_users::session::nuxt::format_time_ms(logged_in_at_ms),
+                "loggedInAt": neptun_users::clock::format_time_ms(logged_in_at_ms),
             },
         });
         let password = neptun_users::iron::IronPassword::new(NUXT_PASSWORD).unwrap();

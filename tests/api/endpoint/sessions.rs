@@ -3,8 +3,8 @@
 //! for another user's record (403) or for a user that does not exist (404).
 
 use crate::common::*;
+use neptun_users::clock::{unix_now, unix_now_ms};
 use neptun_users::domain::UserId;
-use neptun_users::session::{unix_now, unix_now_ms};
 
 use super::{FORBIDDEN, user_body};
 

@@ -2,8 +2,8 @@
 //! password change revokes (and an email change does not).
 
 use crate::common::*;
+use neptun_users::clock::unix_now_ms;
 use neptun_users::password;
-use neptun_users::session::unix_now_ms;
 use serde_json::json;
 
 #[tokio::test]
