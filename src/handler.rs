@@ -116,27 +116,6 @@ struct Trace {
     unverified: Option<String>,
 }
 
-/// The request's one log line, at `$level` (a 500 is an ERROR, a request with a warning a
-/// WARN): every field the contract's "Logs" section lists, and the cause of a failure.
-macro_rules! request_line {
-    ($level:expr, $request:expr, $response:expr, $kind:expr, $trace:expr, $cause:expr, $request_id:expr, $client_ip:expr, $latency_us:expr) => {
-        tracing::event!(
-            $level,
-            method = %$request.method(),
-            path = $request.uri().path(),
-            status = $response.status().as_u16(),
-            outcome = $kind,
-            user_id = $trace.user_id,
-            fields = $trace.fields,
-            request_id = $request_id,
-            client_ip = $client_ip,
-            latency_us = $latency_us,
-            cause = $cause,
-            "request"
-        )
-    };
-}
-
 /// Handles one request and logs one line about it. Runs on a Tokio runtime with its timer
 /// enabled (every entry point's is): the request deadline is a Tokio timeout.
 pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<String> {
@@ -197,41 +176,32 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
         );
     }
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    // Each failure is logged once, here, with the request it belongs to.
-    match (failure, trace.unverified.take()) {
-        (Some(cause), _) => request_line!(
-            tracing::Level::ERROR,
-            request,
-            response,
-            kind,
-            trace,
-            cause.as_str(),
-            request_id,
-            client_ip,
-            latency_us
-        ),
-        (None, Some(warning)) => request_line!(
-            tracing::Level::WARN,
-            request,
-            response,
-            kind,
-            trace,
-            warning.as_str(),
-            request_id,
-            client_ip,
-            latency_us
-        ),
-        (None, None) => request_line!(
-            tracing::Level::INFO,
-            request,
-            response,
-            kind,
-            trace,
-            None::<&str>,
-            request_id,
-            client_ip,
-            latency_us
-        ),
+    // The request's one line, with every field of the contract's "Logs" section. A level is
+    // fixed per call site, hence one call per level.
+    macro_rules! request_line {
+        ($level:expr, $cause:expr) => {
+            tracing::event!(
+                $level,
+                method = %request.method(),
+                path = request.uri().path(),
+                status = response.status().as_u16(),
+                outcome = kind,
+                user_id = trace.user_id,
+                fields = trace.fields,
+                request_id,
+                client_ip,
+                latency_us,
+                cause = $cause,
+                "request"
+            )
+        };
+    }
+    // Each failure is logged once, here, with the request it belongs to: a 500 as an ERROR,
+    // a password refused unverified as a WARN.
+    match (failure, trace.unverified.as_deref()) {
+        (Some(cause), _) => request_line!(tracing::Level::ERROR, cause.as_str()),
+        (None, Some(warning)) => request_line!(tracing::Level::WARN, warning),
+        (None, None) => request_line!(tracing::Level::INFO, None::<&str>),
     }
     response
 }
@@ -434,13 +404,11 @@ async fn check_credentials(
                 .password_hash
                 .clone()
                 .ok_or(ApiError::WrongCurrentPassword)?;
-            match ctx.hasher.verify(current, hash.clone()).await? {
-                Verification::Wrong => return Err(ApiError::WrongCurrentPassword),
-                Verification::Unverifiable(why) => {
-                    trace.unverified = Some(unverified(&why));
+            match verify(ctx, current, hash.clone(), trace).await? {
+                Verification::Right { rehash } => (Some(hash), rehash),
+                Verification::Wrong | Verification::Unverifiable(_) => {
                     return Err(ApiError::WrongCurrentPassword);
                 }
-                Verification::Right { rehash } => (Some(hash), rehash),
             }
         }
     };
@@ -497,13 +465,7 @@ async fn sign_in(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Suc
     let against = hash
         .clone()
         .unwrap_or_else(|| PasswordHash::from_stored(DUMMY_HASH.to_owned()));
-    let verification = match ctx.hasher.verify(form.password, against).await? {
-        Verification::Unverifiable(why) => {
-            trace.unverified = Some(unverified(&why));
-            Verification::Wrong
-        }
-        verification => verification,
-    };
+    let verification = verify(ctx, form.password, against, trace).await?;
     let (Some(user), Some(verified_hash), Verification::Right { rehash }) =
         (user, hash, verification)
     else {
@@ -786,9 +748,21 @@ impl From<HashError> for ApiError {
     }
 }
 
-/// The request line's cause for a stored hash no verification may run.
-fn unverified(why: &str) -> String {
-    format!("stored password hash not verified ({why}): answered as a wrong password")
+/// Verifies `password` against `stored`. A stored hash no verification may run is answered as
+/// it comes (the caller treats it as a wrong password), and the request line says why.
+async fn verify(
+    ctx: &AppContext,
+    password: CurrentPassword,
+    stored: PasswordHash,
+    trace: &mut Trace,
+) -> Result<Verification, ApiError> {
+    let verification = ctx.hasher.verify(password, stored).await?;
+    if let Verification::Unverifiable(why) = &verification {
+        trace.unverified = Some(format!(
+            "stored password hash not verified ({why}): answered as a wrong password"
+        ));
+    }
+    Ok(verification)
 }
 
 #[cfg(test)]
