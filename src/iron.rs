@@ -66,8 +66,19 @@
 //!
 //! Each password's HMAC-SHA1 state is keyed once, in [`IronPassword::new`]; a key derivation
 //! clones it, absorbs the 64-byte salt once and finishes the two SHA-1 output blocks from
-//! there (5 SHA-1 compressions). A seal or an unseal is two derivations, one HMAC-SHA256 and
-//! AES-CBC over the payload: a few microseconds.
+//! there (5 SHA-1 compressions).
+//!
+//! **Salts per password, not per seal.** iron draws two fresh salts for every seal, so every
+//! seal pays two key derivations and every unseal two more. Here each [`IronPassword`] draws
+//! its two salts once, when it is made, derives their keys then (the AES key schedules and the
+//! keyed HMAC-SHA256 state), and seals with them for its lifetime; [`unseal`] reuses them for
+//! a seal that carries those salts (the function's own cookies) and derives keys for any
+//! other. What the salts are for still holds: the keys come from a random salt nobody could
+//! guess ahead, so no table of keys precomputed from guessed passwords applies, and the
+//! encryption and MAC keys differ. Under one key, AES-CBC with a fresh random IV per seal
+//! stays confidential and HMAC-SHA256 unforgeable for far more seals than a process makes;
+//! what the reuse reveals is only that two cookies were sealed by the same process. iron and
+//! h3 open these seals as they open their own: the format is unchanged.
 
 use std::fmt;
 
@@ -75,7 +86,7 @@ use aes::{Aes256Dec, Aes256Enc};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
@@ -119,6 +130,18 @@ type Aes256CbcDec = cbc::Decryptor<Aes256Dec>;
 pub struct IronPassword {
     /// HMAC-SHA1 keyed with the password's UTF-8 bytes: PBKDF2's PRF.
     prf: HmacSha1,
+    /// The salts this password seals with, and their keys (see "Salts per password").
+    own: SealKeys,
+}
+
+/// One pair of salts and every key state they give, derived once.
+#[derive(Clone)]
+struct SealKeys {
+    encryption_salt: [u8; SALT_HEX_LEN],
+    hmac_salt: [u8; SALT_HEX_LEN],
+    encryptor: Aes256Enc,
+    decryptor: Aes256Dec,
+    mac: HmacSha256,
 }
 
 /// [`IronPassword::new`]'s refusal: the password has fewer than [`MIN_PASSWORD_CHARS`]
@@ -146,30 +169,59 @@ impl IronPassword {
         }
         let prf = HmacSha1::new_from_slice(secret.as_bytes())
             .expect("BUG: HMAC accepts a key of any length");
-        Ok(Self { prf })
+        let salts = random_bytes::<{ 2 * SALT_BYTES }>();
+        let (encryption_salt, hmac_salt) = salts.split_at(SALT_BYTES);
+        let (encryption_salt, hmac_salt) = (hex(encryption_salt), hex(hmac_salt));
+        let key = derive_key(&prf, &encryption_salt);
+        let own = SealKeys {
+            encryption_salt,
+            hmac_salt,
+            encryptor: <Aes256Enc as cbc::cipher::KeyInit>::new(&key.into()),
+            decryptor: <Aes256Dec as cbc::cipher::KeyInit>::new(&key.into()),
+            mac: integrity_mac(&prf, &hmac_salt),
+        };
+        Ok(Self { prf, own })
     }
 
-    /// PBKDF2-HMAC-SHA1(password, `salt`, 1 iteration, 32 bytes).
-    ///
-    /// With one iteration (iron's default, which h3 keeps) block `i` of the output is just
-    /// `HMAC(password, salt || be32(i))`; the salt is absorbed once for both blocks.
-    fn derive_key(&self, salt: &[u8]) -> [u8; KEY_BYTES] {
-        let mut salted = self.prf.clone();
-        salted.update(salt);
-        let mut key = [0u8; KEY_BYTES];
-        for (index, chunk) in (1u32..).zip(key.chunks_mut(SHA1_BYTES)) {
-            let mut block = salted.clone();
-            block.update(&index.to_be_bytes());
-            chunk.copy_from_slice(&block.finalize().into_bytes()[..chunk.len()]);
+    /// The AES-256 decryption key schedule for `salt`: the password's own, or derived.
+    fn decryptor(&self, salt: &[u8]) -> Aes256Dec {
+        if salt == self.own.encryption_salt {
+            self.own.decryptor.clone()
+        } else {
+            <Aes256Dec as cbc::cipher::KeyInit>::new(&derive_key(&self.prf, salt).into())
         }
-        key
     }
 
-    /// HMAC-SHA256 keyed with the key derived from `salt`.
+    /// HMAC-SHA256 keyed with the key for `salt`: the password's own state, or derived.
     fn integrity_mac(&self, salt: &[u8]) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.derive_key(salt))
-            .expect("BUG: HMAC accepts a key of any length")
+        if salt == self.own.hmac_salt {
+            self.own.mac.clone()
+        } else {
+            integrity_mac(&self.prf, salt)
+        }
     }
+}
+
+/// PBKDF2-HMAC-SHA1(password, `salt`, 1 iteration, 32 bytes), `prf` keyed with the password.
+///
+/// With one iteration (iron's default, which h3 keeps) block `i` of the output is just
+/// `HMAC(password, salt || be32(i))`; the salt is absorbed once for both blocks.
+fn derive_key(prf: &HmacSha1, salt: &[u8]) -> [u8; KEY_BYTES] {
+    let mut salted = prf.clone();
+    salted.update(salt);
+    let mut key = [0u8; KEY_BYTES];
+    for (index, chunk) in (1u32..).zip(key.chunks_mut(SHA1_BYTES)) {
+        let mut block = salted.clone();
+        block.update(&index.to_be_bytes());
+        chunk.copy_from_slice(&block.finalize().into_bytes()[..chunk.len()]);
+    }
+    key
+}
+
+/// HMAC-SHA256 keyed with the key derived from `salt`.
+fn integrity_mac(prf: &HmacSha1, salt: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(&derive_key(prf, salt))
+        .expect("BUG: HMAC accepts a key of any length")
 }
 
 impl fmt::Debug for IronPassword {
@@ -178,8 +230,9 @@ impl fmt::Debug for IronPassword {
     }
 }
 
-/// Seals `plaintext` (the JSON bytes) with `password`, exactly as iron's `seal` with its
-/// defaults does with a string password (empty password id).
+/// Seals `plaintext` (the JSON bytes) with `password`, as iron's `seal` with its defaults does
+/// with a string password (empty password id), with the password's own salts (see "Salts per
+/// password" above) and a fresh random IV.
 ///
 /// `expires_at_ms` is the expiration field in Unix milliseconds: `None` writes none (iron's
 /// `ttl` 0, what h3 does without `maxAge`); h3 with `maxAge` writes `now + maxAge * 1000`.
@@ -192,18 +245,12 @@ impl fmt::Debug for IronPassword {
 ///
 /// Only if the operating system's random number generator fails, as `rand`'s `OsRng` does.
 pub fn seal(plaintext: &[u8], password: &IronPassword, expires_at_ms: Option<i64>) -> String {
-    let random = random_bytes::<{ 2 * SALT_BYTES + BLOCK_BYTES }>();
-    let (encryption_salt, rest) = random.split_at(SALT_BYTES);
-    let (hmac_salt, iv) = rest.split_at(SALT_BYTES);
-    let encryption_salt = hex(encryption_salt);
-    let hmac_salt = hex(hmac_salt);
-    let iv: [u8; BLOCK_BYTES] = iv.try_into().expect("BUG: the IV is 16 bytes");
-
-    let key = password.derive_key(&encryption_salt);
+    let keys = &password.own;
+    let iv = random_bytes::<BLOCK_BYTES>();
     let padded_len = (plaintext.len() / BLOCK_BYTES + 1) * BLOCK_BYTES;
     let mut ciphertext = vec![0u8; padded_len];
     ciphertext[..plaintext.len()].copy_from_slice(plaintext);
-    Aes256CbcEnc::new(&key.into(), &iv.into())
+    Aes256CbcEnc::inner_iv_init(keys.encryptor.clone(), &iv.into())
         .encrypt_padded_mut::<Pkcs7>(&mut ciphertext, plaintext.len())
         .expect("BUG: the buffer has room for the padding");
 
@@ -219,7 +266,7 @@ pub fn seal(plaintext: &[u8], password: &IronPassword, expires_at_ms: Option<i64
     );
     sealed.push_str(PREFIX);
     sealed.push_str("**"); // the empty password id
-    sealed.push_str(as_str(&encryption_salt));
+    sealed.push_str(as_str(&keys.encryption_salt));
     sealed.push('*');
     URL_SAFE_NO_PAD.encode_string(iv, &mut sealed);
     sealed.push('*');
@@ -229,11 +276,11 @@ pub fn seal(plaintext: &[u8], password: &IronPassword, expires_at_ms: Option<i64
         sealed.push_str(expiration);
     }
 
-    let mut mac = password.integrity_mac(&hmac_salt);
+    let mut mac = keys.mac.clone();
     mac.update(sealed.as_bytes());
     let tag = mac.finalize().into_bytes();
     sealed.push('*');
-    sealed.push_str(as_str(&hmac_salt));
+    sealed.push_str(as_str(&keys.hmac_salt));
     sealed.push('*');
     URL_SAFE_NO_PAD.encode_string(tag, &mut sealed);
     sealed
@@ -272,8 +319,8 @@ pub fn unseal(sealed: &str, passwords: &[IronPassword], now_ms: i64) -> Option<O
     if buffer.is_empty() || buffer.len() % BLOCK_BYTES != 0 {
         return None;
     }
-    let key = password.derive_key(parts.encryption_salt.as_bytes());
-    let plaintext_len = Aes256CbcDec::new(&key.into(), &iv.into())
+    let decryptor = password.decryptor(parts.encryption_salt.as_bytes());
+    let plaintext_len = Aes256CbcDec::inner_iv_init(decryptor, &iv.into())
         .decrypt_padded_mut::<Pkcs7>(&mut buffer)
         .ok()?
         .len();
@@ -398,6 +445,7 @@ fn as_str(hex: &[u8; SALT_HEX_LEN]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cbc::cipher::KeyIvInit;
     use proptest::collection::vec;
     use proptest::prelude::*;
     use proptest::sample::{Index, select};
@@ -585,6 +633,53 @@ mod tests {
         }
     }
 
+    /// A password seals with its own two salts and a fresh IV each time; a seal under other
+    /// salts (another process, or the web app, with the same secret) opens as well, both ways.
+    #[test]
+    fn a_password_seals_with_its_own_salts_and_opens_any_others() {
+        let (ours, theirs) = (password(PASSWORD), password(PASSWORD));
+        let plaintext = br#"{"a":1}"#;
+        let fields =
+            |sealed: &str| -> Vec<String> { sealed.split('*').map(str::to_owned).collect() };
+        let (first, second) = (
+            fields(&seal(plaintext, &ours, None)),
+            fields(&seal(plaintext, &ours, None)),
+        );
+        assert_eq!(
+            (&first[2], &first[6]),
+            (&second[2], &second[6]),
+            "the same salts"
+        );
+        assert_ne!(first[3], second[3], "a fresh IV");
+        assert_ne!(first[4], second[4], "so a different ciphertext");
+        let other = fields(&seal(plaintext, &theirs, None));
+        assert_ne!(
+            (&first[2], &first[6]),
+            (&other[2], &other[6]),
+            "salts drawn per password"
+        );
+        for (sealed, by) in [(first.join("*"), &ours), (other.join("*"), &theirs)] {
+            for opener in [&ours, &theirs] {
+                assert_eq!(
+                    open(&sealed, std::slice::from_ref(opener), NOW).as_deref(),
+                    Some(&plaintext[..]),
+                    "sealed by one instance, opened by {}",
+                    if std::ptr::eq(opener, by) {
+                        "the same"
+                    } else {
+                        "the other"
+                    }
+                );
+            }
+        }
+        // A seal under our salts but another secret is still refused.
+        let stranger = seal(plaintext, &password(OTHER_PASSWORD), None);
+        let mut forged = fields(&stranger);
+        forged[2].clone_from(&first[2]);
+        forged[6].clone_from(&first[6]);
+        assert_eq!(open(&forged.join("*"), &[ours], NOW), None);
+    }
+
     #[test]
     fn seal_layout_is_irons() {
         let pw = password(PASSWORD);
@@ -631,10 +726,8 @@ mod tests {
     /// RFC 6070's PBKDF2-HMAC-SHA1 vector with c = 1 (the first 20 bytes of the 32).
     #[test]
     fn key_derivation_is_pbkdf2_hmac_sha1() {
-        let pw = IronPassword {
-            prf: HmacSha1::new_from_slice(b"password").expect("any key length"),
-        };
-        let key = pw.derive_key(b"salt");
+        let prf = HmacSha1::new_from_slice(b"password").expect("any key length");
+        let key = derive_key(&prf, b"salt");
         let expected: [u8; 20] = [
             0x0c, 0x60, 0xc8, 0x0f, 0x96, 0x1f, 0x0e, 0x71, 0xf3, 0xa9, 0xb5, 0x24, 0xaf, 0x60,
             0x12, 0x06, 0x2f, 0xe0, 0x37, 0xa6,
@@ -790,7 +883,7 @@ mod tests {
         let ct = |blocks: &[u8], iv: [u8; 16]| {
             let mut buf = blocks.to_vec();
             let len = buf.len();
-            Aes256CbcEnc::new(&pw.derive_key(salt.as_bytes()).into(), &iv.into())
+            Aes256CbcEnc::new(&derive_key(&pw.prf, salt.as_bytes()).into(), &iv.into())
                 .encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, len)
                 .expect("whole blocks");
             URL_SAFE_NO_PAD.encode(buf)
@@ -1030,7 +1123,7 @@ mod tests {
         let passwords = std::slice::from_ref(&pw);
         let json = br#"{"id":"2f273744-b82b-4ea5-bde7-ea0ba7b31e5e","createdAt":1796154020615,"data":{"user":{"id":42,"email":"someone@example.com","name":"Some One"},"loggedInAt":1796154020615,"v":1}}"#;
         let salt = "5a".repeat(32);
-        let key = pw.derive_key(salt.as_bytes());
+        let key = derive_key(&pw.prf, salt.as_bytes());
         let sealed = seal(json, &pw, None);
         // 10 batches of 1,000 calls after a warm-up; the machine may be busy, so the fastest
         // batch is the cost and the median shows the noise.
@@ -1079,7 +1172,7 @@ mod tests {
             black_box(IronPassword::new(black_box(PASSWORD)).is_ok());
         });
         measure("key derivation (PBKDF2-HMAC-SHA1, 1 iter)", &mut || {
-            black_box(pw.derive_key(black_box(salt.as_bytes())));
+            black_box(derive_key(&pw.prf, black_box(salt.as_bytes())));
         });
         measure("AES-256-CBC encrypt 200 bytes (+ key setup)", &mut || {
             let mut buf = [0u8; 208];
