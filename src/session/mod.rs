@@ -13,7 +13,6 @@
 //! the current secret. Revocation is the store's condition, checked in the same write that
 //! applies the update (see [`SessionCheck`]).
 
-use cookie::Cookie;
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, SessionSecrets, UnstampedSessions};
@@ -131,6 +130,17 @@ pub enum NoSession {
     Unstamped,
 }
 
+/// The values of every `neptun-session` pair in one `Cookie` header, read as the `cookie`
+/// crate's `Cookie::split_parse` reads them (pairs split at `;`, name and value trimmed,
+/// nothing decoded; a pair without `=` is skipped), without building a cookie per pair: a
+/// request's cookie header is scanned on every request. A unit test holds the two equal.
+fn session_cookie_values(header: &str) -> impl Iterator<Item = &str> {
+    header.split(';').filter_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name.trim() == COOKIE_NAME).then(|| value.trim())
+    })
+}
+
 /// How cookies are opened and sealed: the format chosen at start, its keys derived once.
 enum Codec {
     Signed(signed::Signing),
@@ -188,18 +198,14 @@ impl SessionKeys {
         cookie_headers: impl IntoIterator<Item = &'a str>,
         now_ms: i64,
     ) -> Result<Verified, NoSession> {
-        let mut ours = cookie_headers
-            .into_iter()
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .filter(|cookie| cookie.name() == COOKIE_NAME);
-        let cookie = ours.next().ok_or(NoSession::Missing)?;
+        let mut ours = cookie_headers.into_iter().flat_map(session_cookie_values);
+        let value = ours.next().ok_or(NoSession::Missing)?;
         if ours.next().is_some() {
             return Err(NoSession::Duplicate);
         }
         let session = match &self.codec {
-            Codec::Signed(signing) => signing.open(cookie.value()),
-            Codec::Nuxt(sealing) => sealing.open(cookie.value(), now_ms, self.max_age_ms),
+            Codec::Signed(signing) => signing.open(value),
+            Codec::Nuxt(sealing) => sealing.open(value, now_ms, self.max_age_ms),
         }
         .ok_or(NoSession::Invalid)?;
         let ahead = now_ms.saturating_add(MAX_CLOCK_SKEW_MS);
@@ -302,17 +308,25 @@ impl SessionKeys {
     /// The `Set-Cookie` value, with `Max-Age` counting down to the session's expiry, in the
     /// attribute order the format's own writer uses (the `cookie` crate's, or h3's).
     pub fn set_cookie(&self, session: &Session, now_ms: i64) -> String {
+        use std::fmt::Write as _;
         let max_age = session.expires_at_ms.saturating_sub(now_ms).max(0) / 1000;
-        let pair = self.cookie_pair(session);
         let secure = if self.secure { "; Secure" } else { "" };
+        // Appended to the pair's own string, which has room for them.
+        let mut cookie = self.cookie_pair(session);
+        cookie.reserve(64);
         match self.codec {
             Codec::Signed(_) => {
-                format!("{pair}; HttpOnly; SameSite=Lax{secure}; Path=/; Max-Age={max_age}")
+                cookie.push_str("; HttpOnly; SameSite=Lax");
+                cookie.push_str(secure);
+                let _ = write!(cookie, "; Path=/; Max-Age={max_age}");
             }
             Codec::Nuxt(_) => {
-                format!("{pair}; Max-Age={max_age}; Path=/; HttpOnly{secure}; SameSite=Lax")
+                let _ = write!(cookie, "; Max-Age={max_age}; Path=/; HttpOnly");
+                cookie.push_str(secure);
+                cookie.push_str("; SameSite=Lax");
             }
         }
+        cookie
     }
 
     /// `neptun-session=<value>`, as a `Cookie` request header carries it, made with the
@@ -355,6 +369,33 @@ mod tests {
         })
         .unwrap();
         SessionKeys::new(&config)
+    }
+
+    #[test]
+    fn the_cookie_scan_reads_pairs_as_the_cookie_crate_does() {
+        let headers = [
+            "neptun-session=abc",
+            " neptun-session = abc ; theme=dark",
+            "theme=dark;neptun-session=a=b=c;x",
+            "neptun-session=; other=1",
+            "neptun-session=\"quoted\"",
+            "a=1;;  ; neptun-session=2;neptun-session=3",
+            "neptun-session",
+            "=neptun-session; neptun-sessionx=1; xneptun-session=2",
+            "Neptun-Session=1",
+            "\u{a0}neptun-session\u{a0}=\u{2003}é\u{2003}",
+            "",
+            ";;;",
+        ];
+        for header in headers {
+            let expected: Vec<&str> = cookie::Cookie::split_parse(header)
+                .filter_map(Result::ok)
+                .filter(|cookie| cookie.name() == COOKIE_NAME)
+                .map(|cookie| cookie.value_raw().expect("parsed from a borrowed string"))
+                .collect();
+            let found: Vec<&str> = session_cookie_values(header).collect();
+            assert_eq!(found, expected, "{header:?}");
+        }
     }
 
     #[test]
