@@ -60,7 +60,7 @@ enum FormatFields {
     /// login time the web app wrote in it (`loggedInAt`, else `createdAt`), which judges it
     /// under `NUXT_UNSTAMPED_SESSIONS=accept` only.
     Nuxt {
-        object: Box<serde_json::Value>,
+        object: Box<nuxt::SessionObject>,
         app_login_ms: i64,
     },
 }
@@ -257,9 +257,7 @@ impl SessionKeys {
     /// (what the web app's own route returns), in the signed one `{"user":{"id","primary_email"}}`.
     pub(crate) fn sign_in_body(&self, session: &Session) -> String {
         match &session.format_fields {
-            FormatFields::Nuxt { object, .. } => object
-                .get("data")
-                .map_or_else(|| "{}".to_owned(), |data| data.to_string()),
+            FormatFields::Nuxt { object, .. } => object.data_json().to_owned(),
             FormatFields::Signed => serde_json::json!({
                 "user": {"id": session.user_id.get(), "primary_email": session.email}
             })
@@ -286,7 +284,7 @@ impl SessionKeys {
                 mut object,
                 app_login_ms,
             } => {
-                nuxt::refresh_session_object(&mut object, email, version, session.login_at_ms);
+                object.refresh(email, version, session.login_at_ms);
                 FormatFields::Nuxt {
                     object,
                     app_login_ms,

@@ -21,7 +21,11 @@
 //! (same `id`, `createdAt`, `loggedInAt`, every other key of `data` and `data.user`), sets
 //! `data.user.primary_email` to the stored address, and stamps it.
 
-use serde_json::{Map, Value, json};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 use super::{COOKIE_NAME, FormatFields, Session};
 use crate::clock::{format_time_ms, parse_time_ms};
@@ -56,28 +60,31 @@ impl Sealing {
     /// a seal that has no expiration of its own.
     pub(super) fn open(&self, value: &str, now_ms: i64, max_age_ms: i64) -> Option<Session> {
         let opened = iron::unseal(value, &self.passwords, now_ms)?;
-        let object: Value = serde_json::from_slice(&opened.plaintext).ok()?;
-        let created_at = object.get("createdAt").and_then(Value::as_i64);
-        let data = object.get("data")?.as_object()?;
-        let user = data.get("user")?.as_object()?;
-        let user_id = UserId::new(user.get("id")?.as_u64()?)?;
-        let email = match user.get("primary_email") {
+        let object = SessionObject::parse(&opened.plaintext)?;
+        let created_at = scalar(object.top.get("createdAt")).and_then(|v| v.as_i64());
+        let user_id = UserId::new(scalar(object.user.get("id"))?.as_u64()?)?;
+        let email = match scalar(object.user.get("primary_email")) {
             None | Some(Value::Null) => String::new(),
-            Some(email) => email.as_str()?.to_owned(),
+            Some(Value::String(email)) => email,
+            Some(_) => return None,
         };
-        let app_login_ms = match data.get("loggedInAt") {
+        let app_login_ms = match scalar(object.data.get("loggedInAt")) {
             None | Some(Value::Null) => created_at?,
-            Some(Value::String(time)) => parse_time_ms(time)?,
+            Some(Value::String(time)) => parse_time_ms(&time)?,
             Some(number) => number.as_i64()?,
         };
         // Both keys or neither: half a stamp, or one of the wrong type, is no session.
-        let (version, login_at_ms) = match (user.get(STAMP_VERSION), user.get(STAMP_LOGGED_IN_AT)) {
+        let stamp = (
+            scalar(object.user.get(STAMP_VERSION)),
+            scalar(object.user.get(STAMP_LOGGED_IN_AT)),
+        );
+        let (version, login_at_ms) = match stamp {
             (None, None) => (None, app_login_ms),
             (Some(version), Some(login)) => (Some(version.as_u64()?), login.as_i64()?),
             _ => return None,
         };
-        let id = match object.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        let id = match scalar(object.top.get("id")) {
+            Some(Value::String(id)) if !id.is_empty() => id,
             _ => format!("created:{}", created_at.unwrap_or(login_at_ms)),
         };
         let limit = login_at_ms.saturating_add(max_age_ms);
@@ -98,10 +105,15 @@ impl Sealing {
 
     /// `neptun-session=<seal>`: the object sealed with the current password, iron's
     /// expiration set to `expires_at_ms`.
-    pub(super) fn seal(&self, object: &Value, expires_at_ms: i64) -> String {
-        let json = serde_json::to_vec(object).expect("BUG: a JSON value always serializes");
+    pub(super) fn seal(&self, object: &SessionObject, expires_at_ms: i64) -> String {
+        let json = serde_json::to_vec(&object.top).expect("BUG: a JSON object always serializes");
         let sealed = iron::seal(&json, &self.passwords[0], Some(expires_at_ms));
-        format!("{COOKIE_NAME}={sealed}")
+        // Room for the attributes `set_cookie` appends.
+        let mut pair = String::with_capacity(COOKIE_NAME.len() + 1 + sealed.len() + 64);
+        pair.push_str(COOKIE_NAME);
+        pair.push('=');
+        pair.push_str(&sealed);
+        pair
     }
 }
 
@@ -113,8 +125,8 @@ pub(super) fn new_session_object(
     email: &str,
     version: u64,
     now_ms: i64,
-) -> Value {
-    json!({
+) -> SessionObject {
+    let object = json!({
         "id": id,
         "createdAt": now_ms,
         "data": {
@@ -126,29 +138,128 @@ pub(super) fn new_session_object(
             },
             "loggedInAt": format_time_ms(now_ms),
         },
-    })
+    });
+    SessionObject::from_value(&object)
 }
 
-/// Sets the stored address and, when the version is known, the stamp (the version and
-/// `login_ms`); leaves everything else as it was.
-pub(super) fn refresh_session_object(
-    object: &mut Value,
-    email: &str,
-    version: Option<u64>,
-    login_ms: i64,
-) {
-    let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) else {
-        return; // `open` only accepts objects with `data.user`
-    };
-    let user = data
-        .entry("user")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(user) = user.as_object_mut() {
-        user.insert("primary_email".to_owned(), json!(email));
+/// The h3 session object, opened as far as the function reads it and no further: its members
+/// in order, each value the JSON text it was, and `data` and `data.user` opened the same way.
+/// `top`'s `data` is always the JSON of `data`, and `data`'s `user` that of `user`. A refresh
+/// rewrites members of `data.user` and re-embeds it; every other byte stays as the app wrote
+/// it. (Parsing the whole object into a `serde_json::Value` tree and writing it back took
+/// about a fifth of a Nuxt-mode request's CPU.)
+#[derive(Clone, PartialEq)]
+pub(super) struct SessionObject {
+    top: RawObject,
+    data: RawObject,
+    user: RawObject,
+}
+
+impl SessionObject {
+    /// `None` unless `json` is an object whose `data` and `data.user` are objects.
+    fn parse(json: &[u8]) -> Option<Self> {
+        let top: RawObject = serde_json::from_slice(json).ok()?;
+        let data: RawObject = serde_json::from_str(top.get("data")?.get()).ok()?;
+        let user: RawObject = serde_json::from_str(data.get("user")?.get()).ok()?;
+        Some(Self { top, data, user })
+    }
+
+    fn from_value(object: &Value) -> Self {
+        let json = serde_json::to_vec(object).expect("BUG: a JSON value always serializes");
+        Self::parse(&json).expect("BUG: built with data.user")
+    }
+
+    /// `data`, as JSON.
+    pub(super) fn data_json(&self) -> &str {
+        self.top.get("data").map_or("{}", RawValue::get)
+    }
+
+    /// Sets the stored address and, when the version is known, the stamp (the version and
+    /// `login_ms`); leaves everything else as it was.
+    pub(super) fn refresh(&mut self, email: &str, version: Option<u64>, login_ms: i64) {
+        self.user.set("primary_email", raw(&email));
         if let Some(version) = version {
-            user.insert(STAMP_VERSION.to_owned(), json!(version));
-            user.insert(STAMP_LOGGED_IN_AT.to_owned(), json!(login_ms));
+            self.user.set(STAMP_VERSION, raw(&version));
+            self.user.set(STAMP_LOGGED_IN_AT, raw(&login_ms));
         }
+        self.data.set("user", raw(&self.user));
+        self.top.set("data", raw(&self.data));
+    }
+
+    /// The whole object as a JSON value.
+    #[cfg(test)]
+    fn to_value(&self) -> Value {
+        let json = serde_json::to_vec(&self.top).expect("BUG: a JSON object always serializes");
+        serde_json::from_slice(&json).expect("BUG: it was just written")
+    }
+}
+
+/// `value` as JSON text.
+fn raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("BUG: strings, numbers and objects serialize")
+}
+
+/// A member's value, parsed: for the scalars the session is judged by.
+fn scalar(member: Option<&RawValue>) -> Option<Value> {
+    member.and_then(|raw| serde_json::from_str(raw.get()).ok())
+}
+
+/// A JSON object's members in order, each value kept as its JSON text. A repeated key keeps
+/// its first place and its last value, as `JSON.parse` and `serde_json::Value` read it.
+#[derive(Clone, Default)]
+struct RawObject(Vec<(String, Box<RawValue>)>);
+
+impl RawObject {
+    fn get(&self, key: &str) -> Option<&RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+    }
+
+    fn set(&mut self, key: &str, value: Box<RawValue>) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+}
+
+impl PartialEq for RawObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((a, x), (b, y))| a == b && x.get() == y.get())
+    }
+}
+
+impl Serialize for RawObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RawObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = RawObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
+                let mut object = RawObject(Vec::with_capacity(map.size_hint().unwrap_or(4)));
+                while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+                    object.set(&key, value);
+                }
+                Ok(object)
+            }
+        }
+        deserializer.deserialize_map(Members)
     }
 }
 
@@ -194,11 +305,11 @@ mod tests {
         })
     }
 
-    fn object_of(session: &Session) -> &Value {
+    fn object_of(session: &Session) -> Value {
         let FormatFields::Nuxt { object, .. } = &session.format_fields else {
             panic!("a Nuxt session");
         };
-        object
+        object.to_value()
     }
 
     #[test]
@@ -237,7 +348,7 @@ mod tests {
         );
         assert_eq!(reopened.session.email, "new@b.co");
         assert_eq!(
-            *object_of(&reopened.session),
+            object_of(&reopened.session),
             json!({
                 "id": "2b1d0c4e-8f1a-4c55-9a43-0c7e6b1e2f3a",
                 "createdAt": NOW - 60_000,
