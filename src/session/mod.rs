@@ -257,7 +257,7 @@ impl SessionKeys {
     /// (what the web app's own route returns), in the signed one `{"user":{"id","primary_email"}}`.
     pub(crate) fn sign_in_body(&self, session: &Session) -> String {
         match &session.format_fields {
-            FormatFields::Nuxt { object, .. } => object.data_json().to_owned(),
+            FormatFields::Nuxt { object, .. } => object.data_json(),
             FormatFields::Signed => serde_json::json!({
                 "user": {"id": session.user_id.get(), "primary_email": session.email}
             })

@@ -21,7 +21,7 @@
 //! (same `id`, `createdAt`, `loggedInAt`, every other key of `data` and `data.user`), sets
 //! `data.user.primary_email` to the stored address, and stamps it.
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -61,29 +61,29 @@ impl Sealing {
     pub(super) fn open(&self, value: &str, now_ms: i64, max_age_ms: i64) -> Option<Session> {
         let opened = iron::unseal(value, &self.passwords, now_ms)?;
         let object = SessionObject::parse(&opened.plaintext)?;
-        let created_at = scalar(object.top.get("createdAt")).and_then(|v| v.as_i64());
-        let user_id = UserId::new(scalar(object.user.get("id"))?.as_u64()?)?;
-        let email = match scalar(object.user.get("primary_email")) {
+        let created_at = scalar(&object.top, "createdAt").and_then(|v| v.as_i64());
+        let user_id = UserId::new(scalar(&object.user, "id")?.as_u64()?)?;
+        let email = match scalar(&object.user, "primary_email") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(email)) => email,
             Some(_) => return None,
         };
-        let app_login_ms = match scalar(object.data.get("loggedInAt")) {
+        let app_login_ms = match scalar(&object.data, "loggedInAt") {
             None | Some(Value::Null) => created_at?,
             Some(Value::String(time)) => parse_time_ms(&time)?,
             Some(number) => number.as_i64()?,
         };
         // Both keys or neither: half a stamp, or one of the wrong type, is no session.
         let stamp = (
-            scalar(object.user.get(STAMP_VERSION)),
-            scalar(object.user.get(STAMP_LOGGED_IN_AT)),
+            scalar(&object.user, STAMP_VERSION),
+            scalar(&object.user, STAMP_LOGGED_IN_AT),
         );
         let (version, login_at_ms) = match stamp {
             (None, None) => (None, app_login_ms),
             (Some(version), Some(login)) => (Some(version.as_u64()?), login.as_i64()?),
             _ => return None,
         };
-        let id = match scalar(object.top.get("id")) {
+        let id = match scalar(&object.top, "id") {
             Some(Value::String(id)) if !id.is_empty() => id,
             _ => format!("created:{}", created_at.unwrap_or(login_at_ms)),
         };
@@ -106,7 +106,7 @@ impl Sealing {
     /// `neptun-session=<seal>`: the object sealed with the current password, iron's
     /// expiration set to `expires_at_ms`.
     pub(super) fn seal(&self, object: &SessionObject, expires_at_ms: i64) -> String {
-        let json = serde_json::to_vec(&object.top).expect("BUG: a JSON object always serializes");
+        let json = object.to_json();
         let sealed = iron::seal(&json, &self.passwords[0], Some(expires_at_ms));
         // Room for the attributes `set_cookie` appends.
         let mut pair = String::with_capacity(COOKIE_NAME.len() + 1 + sealed.len() + 64);
@@ -142,26 +142,45 @@ pub(super) fn new_session_object(
     SessionObject::from_value(&object)
 }
 
-/// The h3 session object, opened as far as the function reads it and no further: its members
-/// in order, each value the JSON text it was, and `data` and `data.user` opened the same way.
-/// `top`'s `data` is always the JSON of `data`, and `data`'s `user` that of `user`. A refresh
-/// rewrites members of `data.user` and re-embeds it; every other byte stays as the app wrote
-/// it. (Parsing the whole object into a `serde_json::Value` tree and writing it back took
-/// about a fifth of a Nuxt-mode request's CPU.)
+/// The h3 session object, opened as far as the function reads it and no further, in one pass:
+/// the members of the top level, of `data` and of `data.user`, in order, each other value kept
+/// as the JSON text it was. A refresh rewrites members of `data.user`; every other byte stays
+/// as the app wrote it. (Parsing the whole object into a `serde_json::Value` tree and writing
+/// it back took about a fifth of a Nuxt-mode request's CPU.)
+///
+/// A `data` key twice at the top, or `user` twice in `data`, is no session: `JSON.stringify`
+/// never writes one. Any other repeated key keeps its first place and its last value, as
+/// `JSON.parse` reads it.
 #[derive(Clone, PartialEq)]
 pub(super) struct SessionObject {
-    top: RawObject,
-    data: RawObject,
-    user: RawObject,
+    /// The top level; `data`'s entry stands for [`SessionObject::data`].
+    top: Vec<(String, Member)>,
+    /// `data`; `user`'s entry stands for [`SessionObject::user`].
+    data: Vec<(String, Member)>,
+    user: Vec<(String, Member)>,
+}
+
+/// A member's value: its JSON text, or the nested object kept beside it.
+#[derive(Clone)]
+enum Member {
+    Raw(Box<RawValue>),
+    Nested,
+}
+
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Raw(a), Self::Raw(b)) => a.get() == b.get(),
+            (Self::Nested, Self::Nested) => true,
+            _ => false,
+        }
+    }
 }
 
 impl SessionObject {
     /// `None` unless `json` is an object whose `data` and `data.user` are objects.
     fn parse(json: &[u8]) -> Option<Self> {
-        let top: RawObject = serde_json::from_slice(json).ok()?;
-        let data: RawObject = serde_json::from_str(top.get("data")?.get()).ok()?;
-        let user: RawObject = serde_json::from_str(data.get("user")?.get()).ok()?;
-        Some(Self { top, data, user })
+        serde_json::from_slice(json).ok()
     }
 
     fn from_value(object: &Value) -> Self {
@@ -170,96 +189,183 @@ impl SessionObject {
     }
 
     /// `data`, as JSON.
-    pub(super) fn data_json(&self) -> &str {
-        self.top.get("data").map_or("{}", RawValue::get)
+    pub(super) fn data_json(&self) -> String {
+        serde_json::to_string(&DataView(self)).expect("BUG: a JSON object always serializes")
+    }
+
+    /// The whole object, as JSON.
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&TopView(self)).expect("BUG: a JSON object always serializes")
     }
 
     /// Sets the stored address and, when the version is known, the stamp (the version and
     /// `login_ms`); leaves everything else as it was.
     pub(super) fn refresh(&mut self, email: &str, version: Option<u64>, login_ms: i64) {
-        self.user.set("primary_email", raw(&email));
+        set(&mut self.user, "primary_email", raw(&email));
         if let Some(version) = version {
-            self.user.set(STAMP_VERSION, raw(&version));
-            self.user.set(STAMP_LOGGED_IN_AT, raw(&login_ms));
+            set(&mut self.user, STAMP_VERSION, raw(&version));
+            set(&mut self.user, STAMP_LOGGED_IN_AT, raw(&login_ms));
         }
-        self.data.set("user", raw(&self.user));
-        self.top.set("data", raw(&self.data));
     }
 
     /// The whole object as a JSON value.
     #[cfg(test)]
     fn to_value(&self) -> Value {
-        let json = serde_json::to_vec(&self.top).expect("BUG: a JSON object always serializes");
-        serde_json::from_slice(&json).expect("BUG: it was just written")
+        serde_json::from_slice(&self.to_json()).expect("BUG: it was just written")
     }
 }
 
 /// `value` as JSON text.
-fn raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).expect("BUG: strings, numbers and objects serialize")
+fn raw<T: Serialize + ?Sized>(value: &T) -> Member {
+    Member::Raw(serde_json::value::to_raw_value(value).expect("BUG: strings and numbers serialize"))
 }
 
 /// A member's value, parsed: for the scalars the session is judged by.
-fn scalar(member: Option<&RawValue>) -> Option<Value> {
-    member.and_then(|raw| serde_json::from_str(raw.get()).ok())
+fn scalar(members: &[(String, Member)], key: &str) -> Option<Value> {
+    match members.iter().find(|(k, _)| k == key) {
+        Some((_, Member::Raw(raw))) => serde_json::from_str(raw.get()).ok(),
+        _ => None,
+    }
 }
 
-/// A JSON object's members in order, each value kept as its JSON text. A repeated key keeps
-/// its first place and its last value, as `JSON.parse` and `serde_json::Value` read it.
-#[derive(Clone, Default)]
-struct RawObject(Vec<(String, Box<RawValue>)>);
-
-impl RawObject {
-    fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+/// Sets `key`'s value, in its place if it has one, else last.
+fn set(members: &mut Vec<(String, Member)>, key: &str, value: Member) {
+    match members.iter_mut().find(|(k, _)| k == key) {
+        Some((_, slot)) => *slot = value,
+        None => members.push((key.to_owned(), value)),
     }
+}
 
-    fn set(&mut self, key: &str, value: Box<RawValue>) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some((_, slot)) => *slot = value,
-            None => self.0.push((key.to_owned(), value)),
+/// Writes `members`, `nested` in place of the one that stands for it.
+fn write_members<S: Serializer, T: Serialize>(
+    serializer: S,
+    members: &[(String, Member)],
+    nested: &T,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(members.len()))?;
+    for (key, value) in members {
+        match value {
+            Member::Raw(raw) => map.serialize_entry(key, raw)?,
+            Member::Nested => map.serialize_entry(key, nested)?,
         }
     }
+    map.end()
 }
 
-impl PartialEq for RawObject {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len()
-            && self
-                .0
-                .iter()
-                .zip(&other.0)
-                .all(|((a, x), (b, y))| a == b && x.get() == y.get())
-    }
-}
+/// The whole object, for serialization.
+struct TopView<'a>(&'a SessionObject);
+/// `data`, for serialization.
+struct DataView<'a>(&'a SessionObject);
+/// `data.user`, for serialization.
+struct UserView<'a>(&'a SessionObject);
 
-impl Serialize for RawObject {
+impl Serialize for TopView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in &self.0 {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
+        write_members(serializer, &self.0.top, &DataView(self.0))
     }
 }
 
-impl<'de> Deserialize<'de> for RawObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = RawObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
-                let mut object = RawObject(Vec::with_capacity(map.size_hint().unwrap_or(4)));
-                while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
-                    object.set(&key, value);
+impl Serialize for DataView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        write_members(serializer, &self.0.data, &UserView(self.0))
+    }
+}
+
+impl Serialize for UserView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        write_members(serializer, &self.0.user, &())
+    }
+}
+
+/// Reads one level of the object: its members, and the one at `nested` (which must be there,
+/// once) with `inner`.
+#[derive(Clone, Copy)]
+struct Level<Inner> {
+    nested: &'static str,
+    inner: Inner,
+}
+
+impl<'de, Inner, Found> DeserializeSeed<'de> for Level<Inner>
+where
+    Inner: DeserializeSeed<'de, Value = Found> + Copy,
+{
+    type Value = (Vec<(String, Member)>, Found);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, Inner, Found> Visitor<'de> for Level<Inner>
+where
+    Inner: DeserializeSeed<'de, Value = Found> + Copy,
+{
+    type Value = (Vec<(String, Member)>, Found);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a JSON object with an object at `{}`", self.nested)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.nested {
+                if found.is_some() {
+                    return Err(serde::de::Error::duplicate_field(self.nested));
                 }
-                Ok(object)
+                found = Some(map.next_value_seed(self.inner)?);
+                members.push((key, Member::Nested));
+            } else {
+                let value = Member::Raw(map.next_value::<Box<RawValue>>()?);
+                set(&mut members, &key, value);
             }
         }
-        deserializer.deserialize_map(Members)
+        let found = found.ok_or_else(|| serde::de::Error::missing_field(self.nested))?;
+        Ok((members, found))
+    }
+}
+
+/// `data.user`'s members, all kept as text.
+#[derive(Clone, Copy)]
+struct UserMembers;
+
+impl<'de> DeserializeSeed<'de> for UserMembers {
+    type Value = Vec<(String, Member)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UserMembers {
+    type Value = Vec<(String, Member)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+            set(&mut members, &key, Member::Raw(value));
+        }
+        Ok(members)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let data = Level {
+            nested: "user",
+            inner: UserMembers,
+        };
+        let top = Level {
+            nested: "data",
+            inner: data,
+        };
+        let (top, (data, user)) = top.deserialize(deserializer)?;
+        Ok(Self { top, data, user })
     }
 }
 
@@ -581,6 +687,48 @@ mod tests {
                 .unwrap();
             assert_eq!(verified.session.login_at_ms, expected, "{why}");
             assert_eq!(verified.check, SessionCheck::LoggedInAt(expected), "{why}");
+        }
+    }
+
+    #[test]
+    fn the_session_object_is_read_in_one_pass_and_written_back_as_it_came() {
+        let app = r#"{"id":"s","createdAt":1.0e3,"data":{"theme":"\u00e9","user":{"id":7,"name":"A\"da","primary_email":"a@b.co"},"x":[1, 2]},"z":null}"#;
+        let mut object = SessionObject::parse(app.as_bytes()).expect("an h3 session object");
+        assert_eq!(
+            String::from_utf8(object.to_json()).unwrap(),
+            app,
+            "every value byte for byte"
+        );
+        assert_eq!(
+            object.data_json(),
+            r#"{"theme":"\u00e9","user":{"id":7,"name":"A\"da","primary_email":"a@b.co"},"x":[1, 2]}"#
+        );
+        object.refresh("new@b.co", Some(4), 1_000);
+        assert_eq!(
+            String::from_utf8(object.to_json()).unwrap(),
+            r#"{"id":"s","createdAt":1.0e3,"data":{"theme":"\u00e9","user":{"id":7,"name":"A\"da","primary_email":"new@b.co","session_version":4,"logged_in_at":1000},"x":[1, 2]},"z":null}"#,
+            "the address in its place, the stamp appended, nothing else touched"
+        );
+        let cases: [(&str, Option<&str>); 8] = [
+            (
+                r#"{"a":1,"data":{"user":{"id":1}},"a":2}"#,
+                Some(r#"{"a":2,"data":{"user":{"id":1}}}"#),
+            ),
+            (
+                r#"{"data":{"user":{"id":1,"id":2}}}"#,
+                Some(r#"{"data":{"user":{"id":2}}}"#),
+            ),
+            (r#"{"data":{"user":{}},"data":{"user":{}}}"#, None),
+            (r#"{"data":{"user":{},"user":{}}}"#, None),
+            (r#"{"data":{"user":[]}}"#, None),
+            (r#"{"data":{"other":{}}}"#, None),
+            (r#"{"data":1}"#, None),
+            (r#"["data"]"#, None),
+        ];
+        for (json, expected) in cases {
+            let written = SessionObject::parse(json.as_bytes())
+                .map(|object| String::from_utf8(object.to_json()).unwrap());
+            assert_eq!(written.as_deref(), expected, "{json}");
         }
     }
 
