@@ -3,9 +3,9 @@
 //! The app's pages show these issues under the fields by `path[0]`, so paths and messages are
 //! what its users read.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::update::field;
+use super::update::{Fields, field};
 use super::{BodyError, CurrentPassword, Email, Issue, NewPassword, PasswordRules};
 
 /// A sign-in: an address to look up and a password to check.
@@ -29,7 +29,7 @@ pub struct SignUp {
 impl SignIn {
     /// Parses raw body bytes; unknown keys are ignored.
     pub fn from_json(body: &[u8]) -> Result<Self, BodyError> {
-        let fields = object(body)?;
+        let fields = Fields::parse(body)?;
         let mut issues = Vec::new();
         let email = required(&fields, "email", Email::parse, &mut issues);
         let password = required(
@@ -50,7 +50,7 @@ impl SignUp {
     /// the new address), and `confirmPassword`, which must equal it. As with zod's refinement
     /// of the whole object, a mismatch is reported only when every field is valid on its own.
     pub fn from_json(body: &[u8], rules: PasswordRules) -> Result<Self, BodyError> {
-        let fields = object(body)?;
+        let fields = Fields::parse(body)?;
         let mut issues = Vec::new();
         let email = required(&fields, "email", Email::parse, &mut issues);
         let new_email = fields.get("email").and_then(Value::as_str);
@@ -77,22 +77,9 @@ impl SignUp {
     }
 }
 
-/// The body as a JSON object: not JSON at all is [`BodyError::Unparseable`], another JSON
-/// value zod's `invalid_type` at the root.
-fn object(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
-    match serde_json::from_slice(body).map_err(|_| BodyError::Unparseable)? {
-        Value::Object(fields) => Ok(fields),
-        other => Err(BodyError::Invalid(vec![Issue::invalid_type(
-            "object",
-            &other,
-            Vec::new(),
-        )])),
-    }
-}
-
 /// A required string field: zod's `Required` when absent, else as [`field`].
 fn required<'v, T>(
-    fields: &'v Map<String, Value>,
+    fields: &'v Fields,
     name: &'static str,
     parse: impl FnOnce(&'v str) -> Result<T, Vec<Issue>>,
     issues: &mut Vec<Issue>,

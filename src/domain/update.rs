@@ -1,6 +1,6 @@
 //! `UserUpdate`: the request body, parsed as the web UI's zod schema parses it.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{CurrentPassword, Email, Issue, NewPassword, PasswordRules};
 
@@ -39,14 +39,11 @@ pub struct Rules<'a> {
 impl UserUpdate {
     /// Parses raw body bytes. Unknown keys are ignored; `null` is a type error, not absence.
     pub fn from_json(body: &[u8], rules: &Rules<'_>) -> Result<Self, BodyError> {
-        let value: Value = serde_json::from_slice(body).map_err(|_| BodyError::Unparseable)?;
-        Self::from_value(&value, rules).map_err(BodyError::Invalid)
+        let fields = Fields::parse(body)?;
+        Self::from_fields(&fields, rules).map_err(BodyError::Invalid)
     }
 
-    fn from_value(value: &Value, rules: &Rules<'_>) -> Result<Self, Vec<Issue>> {
-        let Value::Object(fields) = value else {
-            return Err(vec![Issue::invalid_type("object", value, Vec::new())]);
-        };
+    fn from_fields(fields: &Fields, rules: &Rules<'_>) -> Result<Self, Vec<Issue>> {
         let mut issues = Vec::new();
         let email = field(fields, "email", Email::parse, &mut issues);
         let new_email = fields.get("email").and_then(Value::as_str);
@@ -103,9 +100,68 @@ impl UserUpdate {
     }
 }
 
+/// A JSON body's members, in order. A repeated key keeps its first place and its last value,
+/// as `JSON.parse` (and `serde_json::Value`) read it. Bodies have a handful of keys: a list
+/// searched in place costs less than the hash map a `Value` object builds.
+#[derive(Debug, Default)]
+pub(super) struct Fields(Vec<(String, Value)>);
+
+impl Fields {
+    /// The body as a JSON object: not JSON at all is [`BodyError::Unparseable`], another JSON
+    /// value zod's `invalid_type` at the root.
+    pub(super) fn parse(body: &[u8]) -> Result<Self, BodyError> {
+        match serde_json::from_slice(body) {
+            Ok(fields) => Ok(fields),
+            // Not an object, or not JSON: told apart on this (rare) path only.
+            Err(_) => match serde_json::from_slice::<Value>(body) {
+                Ok(other) => Err(BodyError::Invalid(vec![Issue::invalid_type(
+                    "object",
+                    &other,
+                    Vec::new(),
+                )])),
+                Err(_) => Err(BodyError::Unparseable),
+            },
+        }
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub(super) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields: Vec<(String, Value)> = Vec::with_capacity(4);
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    match fields.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, slot)) => *slot = value,
+                        None => fields.push((key, value)),
+                    }
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
 /// Parses an optional string field, collecting its issues.
 pub(super) fn field<'v, T>(
-    fields: &'v Map<String, Value>,
+    fields: &'v Fields,
     name: &'static str,
     parse: impl FnOnce(&'v str) -> Result<T, Vec<Issue>>,
     issues: &mut Vec<Issue>,
@@ -150,6 +206,29 @@ mod tests {
                 "{body:?} should be unparseable"
             );
         }
+    }
+
+    /// As `JSON.parse` reads a repeated key (and `serde_json::Value` did): the last value
+    /// counts, in the first one's place.
+    #[test]
+    fn a_repeated_key_counts_by_its_last_value() {
+        let cases = [
+            (r#"{"email":1,"email":"a@b.co"}"#, Some("a@b.co")),
+            (
+                r#"{"email":"a@b.co","email":"c@d.co","x":1}"#,
+                Some("c@d.co"),
+            ),
+        ];
+        for (body, expected) in cases {
+            let update = UserUpdate::from_json(body.as_bytes(), &Rules::default()).unwrap();
+            assert_eq!(update.email.as_ref().map(Email::as_str), expected, "{body}");
+        }
+        assert_eq!(
+            issues_of(r#"{"email":"a@b.co","email":null}"#),
+            json!([{"code": "invalid_type", "validation": "type", "expected": "string",
+                    "received": "null", "message": "Expected string, received null",
+                    "path": ["email"]}])
+        );
     }
 
     #[test]
