@@ -128,8 +128,10 @@ pub fn assert_logs_hold_no(secrets: &[String]) {
     }
 }
 
-/// A running server and what a test needs to talk to it and look behind it.
+/// A running server, or the handler alone, and what a test needs to talk to it and look
+/// behind it.
 pub struct TestApp {
+    /// The server's address; for the handler alone ([`handler_app`]), one nothing answers on.
     pub base_url: String,
     pub host: String,
     pub store: Arc<dyn UserStore>,
@@ -143,6 +145,8 @@ pub struct TestApp {
     secrets: std::sync::Mutex<Vec<String>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Requests call `neptun_users::handle` directly instead of going over TCP.
+    in_process: bool,
 }
 
 impl Drop for TestApp {
@@ -291,14 +295,21 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the server with `config` over the store under test.
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    let (store, memory) = store_under_test().await;
+    spawn_app_over(config, store, memory).await
+}
+
+/// The store the suite runs over: DynamoDB on the emulator under `NEPTUN_TEST_STORE=dynamodb`,
+/// else memory (also returned as itself, for tests that look inside).
+async fn store_under_test() -> (Arc<dyn UserStore>, Option<Arc<MemoryStore>>) {
     if dynamodb_under_test() {
         let store = fresh_dynamo_store()
             .await
             .expect("NEPTUN_TEST_STORE=dynamodb needs AWS_ENDPOINT_URL_DYNAMODB");
-        spawn_app_over(config, Arc::new(store), None).await
+        (Arc::new(store), None)
     } else {
         let memory = Arc::new(MemoryStore::new());
-        spawn_app_over(config, memory.clone(), Some(memory)).await
+        (memory.clone(), Some(memory))
     }
 }
 
@@ -311,9 +322,50 @@ pub async fn spawn_app_over(
     spawn_app_limited(ServerLimits::default(), config, store, memory).await
 }
 
+/// The handler alone over the store under test, with the default test configuration: its
+/// requests call `neptun_users::handle` in process, as an entry point calls it once it has
+/// read a request (axum's `oneshot` style). For what the handler decides; what needs a socket
+/// (timeouts, request ids, the server's own headers and limits) takes [`spawn_app`].
+pub async fn handler_app() -> TestApp {
+    handler_app_with(config(&[])).await
+}
+
+/// [`handler_app`] with `config`.
+pub async fn handler_app_with(config: Config) -> TestApp {
+    let (store, memory) = store_under_test().await;
+    app_over(config, store, memory)
+}
+
 /// Starts the server with `limits` (tests shorten its timeouts) over a given store.
 pub async fn spawn_app_limited(
     limits: ServerLimits,
+    config: Config,
+    store: Arc<dyn UserStore>,
+    memory: Option<Arc<MemoryStore>>,
+) -> TestApp {
+    let mut app = app_over(config, store, memory);
+    let (listener, addr) = neptun_users::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind port 0");
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    app.served = Some(tokio::spawn(neptun_users::server::serve_with(
+        limits,
+        listener,
+        Arc::clone(&app.ctx),
+        async {
+            let _ = stopped.await;
+        },
+    )));
+    app.shutdown = Some(shutdown);
+    app.base_url = format!("http://{addr}");
+    app.host = addr.to_string();
+    app.in_process = false;
+    app
+}
+
+/// An app over `store` whose requests call the handler in process, until a server is started
+/// for it.
+fn app_over(
     config: Config,
     store: Arc<dyn UserStore>,
     memory: Option<Arc<MemoryStore>>,
@@ -322,29 +374,19 @@ pub async fn spawn_app_limited(
     let keys = SessionKeys::new(&config);
     let secrets = config.session.all();
     let ctx = Arc::new(AppContext::new(config, store.clone(), Scheme::Http));
-    let (listener, addr) = neptun_users::server::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("bind port 0");
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(neptun_users::server::serve_with(
-        limits,
-        listener,
-        Arc::clone(&ctx),
-        async {
-            let _ = stopped.await;
-        },
-    ));
     TestApp {
         ctx,
-        base_url: format!("http://{addr}"),
-        host: addr.to_string(),
+        // The discard port: nothing in a test answers there.
+        base_url: "http://127.0.0.1:9".to_owned(),
+        host: "127.0.0.1:3000".to_owned(),
         store,
         memory,
         keys,
         client: reqwest::Client::new(),
         secrets: std::sync::Mutex::new(secrets),
-        shutdown: Some(shutdown),
-        served: Some(served),
+        shutdown: None,
+        served: None,
+        in_process: true,
     }
 }
 
@@ -473,22 +515,25 @@ impl TestApp {
             }
         }
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{}", self.base_url, path));
-        for (name, value) in headers {
-            if !value.is_empty() {
+        let headers = headers.iter().filter(|(_, value)| !value.is_empty());
+        let response = if self.in_process {
+            self.handle_in_process(&method, path, headers, body).await
+        } else {
+            let mut request = self
+                .client
+                .request(method.clone(), format!("{}{}", self.base_url, path));
+            for (name, value) in headers {
                 request = request.header(*name, *value);
             }
-        }
-        let response = request.body(body.to_owned()).send().await.expect("request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let response = TestResponse {
-            status,
-            headers,
-            text,
+            let response = request.body(body.to_owned()).send().await.expect("request");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let text = response.text().await.expect("body");
+            TestResponse {
+                status,
+                headers,
+                text,
+            }
         };
         openapi::assert_documented(
             method.as_str(),
@@ -498,7 +543,7 @@ impl TestApp {
         for cookie in response.set_cookies() {
             self.remember(cookie);
         }
-        if status >= 400 {
+        if response.status >= 400 {
             assert!(
                 response.set_cookies().is_empty(),
                 "an error never sets a cookie: {response:?}"
@@ -506,6 +551,35 @@ impl TestApp {
             assert_contract_headers(&response);
         }
         response
+    }
+
+    /// The request as the local server would hand it to the handler (with the `Host` a
+    /// client sends to [`TestApp::host`] unless the test gives one), answered in process.
+    async fn handle_in_process<'h>(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        headers: impl Iterator<Item = &'h (&'h str, &'h str)>,
+        body: &str,
+    ) -> TestResponse {
+        let mut request = http::Request::builder().method(method.as_str()).uri(path);
+        let mut has_host = false;
+        for (name, value) in headers {
+            has_host |= name.eq_ignore_ascii_case("host");
+            request = request.header(*name, *value);
+        }
+        if !has_host {
+            request = request.header("host", &self.host);
+        }
+        let request = request
+            .body(bytes::Bytes::from(body.to_owned()))
+            .expect("a well-formed test request");
+        let response = neptun_users::handle(&self.ctx, request).await;
+        TestResponse {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.into_body(),
+        }
     }
 
     /// Sends an address change with each `(why, cookie)` and asserts every one answers the

@@ -7,7 +7,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn an_address_held_by_another_user_gets_409_in_any_case() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
     for taken in [
@@ -47,7 +47,7 @@ async fn an_address_held_by_another_user_gets_409_in_any_case() {
 
 #[tokio::test]
 async fn changing_only_the_case_of_ones_own_address_is_allowed() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("jane@example.com", "old-password").await;
 
     let response = app
@@ -65,7 +65,7 @@ async fn changing_only_the_case_of_ones_own_address_is_allowed() {
 
 #[tokio::test]
 async fn a_released_address_can_be_claimed_by_someone_else() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
 
@@ -81,7 +81,7 @@ async fn a_released_address_can_be_claimed_by_someone_else() {
 
 #[tokio::test]
 async fn a_stale_session_email_still_updates() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("first@example.com", "old-password").await;
     let moved = app
         .patch(user.id, &user.cookie, r#"{"email":"second@example.com"}"#)
@@ -102,7 +102,7 @@ async fn a_stale_session_email_still_updates() {
 
 #[tokio::test]
 async fn thirty_two_concurrent_claims_of_one_address_have_exactly_one_winner() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let mut users = Vec::new();
     for i in 0..32 {
         users.push(

@@ -8,7 +8,7 @@ use super::FORBIDDEN;
 
 #[tokio::test]
 async fn cross_site_requests_get_403_and_same_site_ones_pass() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let own = format!("http://{}", app.host);
     let own_upper = own.to_uppercase();
@@ -140,7 +140,7 @@ async fn forwarded_headers_count_only_when_the_server_is_told_a_proxy_sets_them(
         ),
     ];
     for (why, trust, forwarding, origin, expected) in cases {
-        let app = spawn_app_with(config(&[("TRUST_FORWARDED_HEADERS", trust)])).await;
+        let app = handler_app_with(config(&[("TRUST_FORWARDED_HEADERS", trust)])).await;
         let user = app.seed("a@example.com", "old-password").await;
         let origin = match origin {
             "own" => format!("http://{}", app.host),
@@ -176,7 +176,7 @@ async fn forwarded_headers_count_only_when_the_server_is_told_a_proxy_sets_them(
 
 #[tokio::test]
 async fn allowed_origins_get_cors_headers_and_a_preflight() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let path = format!("/api/users/{}", user.id);
 

@@ -21,7 +21,7 @@ fn wrong_current_body() -> Value {
 #[tokio::test]
 async fn a_stored_hash_above_the_ceiling_answers_as_a_wrong_password_at_once_and_runs_nothing() {
     use std::time::{Duration, Instant};
-    let app = spawn_app().await;
+    let app = handler_app().await;
     for (i, (hash, reason)) in hostile_hashes().iter().enumerate() {
         let user = app
             .seed_with_hash(&format!("hostile-{i}@example.com"), hash)
@@ -89,7 +89,7 @@ async fn current_password_is_verified_when_sent_and_required_when_the_setting_sa
     let bcrypt = bcrypt::hash("imported-secret-1", 4).unwrap();
     for require in [false, true] {
         let setting = if require { "true" } else { "false" };
-        let app = spawn_app_with(config(&[("REQUIRE_CURRENT_PASSWORD", setting)])).await;
+        let app = handler_app_with(config(&[("REQUIRE_CURRENT_PASSWORD", setting)])).await;
         for (kind, stored) in [("argon2id", None), ("bcrypt", Some(bcrypt.as_str()))] {
             for (change, fields) in [
                 ("email only", json!({"email": "changed@example.com"})),
@@ -205,7 +205,7 @@ async fn current_password_is_verified_when_sent_and_required_when_the_setting_sa
 
 #[tokio::test]
 async fn five_wrong_current_passwords_lock_further_attempts_until_the_window_ends() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("locked@example.com", "the-old-secret-1").await;
     let attempt = |current: &str| {
         json!({"email": "moved@example.com", "current_password": current}).to_string()
@@ -262,7 +262,7 @@ async fn five_wrong_current_passwords_lock_further_attempts_until_the_window_end
 
 #[tokio::test]
 async fn concurrent_wrong_current_passwords_all_count() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("racing@example.com", "the-old-secret-1").await;
     let body = json!({"password": "a-brand-new-secret", "current_password": "wrong"}).to_string();
     let responses =

@@ -1,5 +1,10 @@
-//! The endpoint, black-box: every row of docs/contract.md's "Responses" through the real server on port 0.
-//! Run over the memory store, or over DynamoDB with `NEPTUN_TEST_STORE=dynamodb`.
+//! The endpoint, black-box: every row of docs/contract.md's "Responses". What the handler
+//! decides is asked of the handler in process (`common::handler_app`, axum's `oneshot` style:
+//! `updates`, `validation`, `sessions`, `cross_site`, `addresses`, `current_password`, `nuxt`);
+//! what needs a socket (request ids, timeouts, connection limits, shutdown, the log line's
+//! request fields, the sign-in routes' races) goes through the real server on port 0
+//! (`common::spawn_app`). Run over the memory store, or over DynamoDB with
+//! `NEPTUN_TEST_STORE=dynamodb`.
 //!
 //! One module per concern of `PATCH /api/users/{user_id}`, and one for the sign-in routes:
 //!

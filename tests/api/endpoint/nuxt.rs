@@ -10,7 +10,7 @@ use super::user_body;
 
 #[tokio::test]
 async fn a_nuxt_login_updates_and_gets_its_session_back_in_the_apps_format() {
-    let app = spawn_app_with(nuxt_config_accepting()).await;
+    let app = handler_app_with(nuxt_config_accepting()).await;
     let user = app.seed("old@example.com", "old-password").await;
     let login = app.nuxt_login(&user, unix_now_ms() - 60_000);
 
@@ -55,7 +55,7 @@ async fn a_nuxt_login_updates_and_gets_its_session_back_in_the_apps_format() {
 
 #[tokio::test]
 async fn a_nuxt_password_change_keeps_the_caller_and_a_later_login_and_revokes_the_rest() {
-    let app = spawn_app_with(nuxt_config_accepting()).await;
+    let app = handler_app_with(nuxt_config_accepting()).await;
     let user = app.seed("a@example.com", "old-password").await;
     let before = unix_now_ms() - 60_000;
     let other_device = app.nuxt_login(&user, before);
@@ -117,7 +117,7 @@ async fn a_nuxt_password_change_keeps_the_caller_and_a_later_login_and_revokes_t
 
 #[tokio::test]
 async fn nuxt_cookies_that_are_not_the_apps_sessions_get_401_and_write_nothing() {
-    let app = spawn_app_with(nuxt_config_accepting()).await;
+    let app = handler_app_with(nuxt_config_accepting()).await;
     let user = app.seed("a@example.com", "old-password").await;
     let now = unix_now_ms();
     let good = app.nuxt_login(&user, now - 1000);
@@ -172,7 +172,7 @@ async fn nuxt_cookies_that_are_not_the_apps_sessions_get_401_and_write_nothing()
 
 #[tokio::test]
 async fn a_nuxt_login_over_a_revoked_session_works_though_it_carries_the_old_version() {
-    let app = spawn_app_with(nuxt_config_accepting()).await;
+    let app = handler_app_with(nuxt_config_accepting()).await;
     let user = app.seed("a@example.com", "old-password").await;
     // The Nuxt app's login merges its data into the session it finds in the browser
     // (`defu(data, session.data)`), so a login over a session this function refreshed keeps

@@ -10,7 +10,7 @@ use super::{FORBIDDEN, user_body};
 
 #[tokio::test]
 async fn sessions_that_are_missing_forged_expired_or_from_other_keys_get_401() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let now = unix_now();
     let session = |login_at: i64, expires_at: i64, version: u64| {
@@ -53,8 +53,8 @@ async fn sessions_that_are_missing_forged_expired_or_from_other_keys_get_401() {
 
 #[tokio::test]
 async fn cookies_signed_with_a_previous_secret_work_and_come_back_signed_with_the_current_one() {
-    let old_app = spawn_app_with(config(&[("SESSION_SECRET", PREVIOUS_SECRET)])).await;
-    let app = spawn_app_with(config(&[("SESSION_SECRET_PREVIOUS", PREVIOUS_SECRET)])).await;
+    let old_app = handler_app_with(config(&[("SESSION_SECRET", PREVIOUS_SECRET)])).await;
+    let app = handler_app_with(config(&[("SESSION_SECRET_PREVIOUS", PREVIOUS_SECRET)])).await;
     let user = app.seed("a@example.com", "old-password").await;
     let old_cookie = old_app.cookie_for(user.id, &user.email, 1);
 
@@ -82,7 +82,7 @@ async fn cookies_signed_with_a_previous_secret_work_and_come_back_signed_with_th
 
 #[tokio::test]
 async fn refresh_never_extends_a_session_past_its_maximum_age() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let now = unix_now();
     let login_at = now - 30 * 86_400 + 100;
@@ -125,7 +125,7 @@ async fn refresh_never_extends_a_session_past_its_maximum_age() {
 
 #[tokio::test]
 async fn a_session_for_another_user_gets_403() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
 
@@ -142,7 +142,7 @@ async fn a_session_for_another_user_gets_403() {
 
 #[tokio::test]
 async fn a_session_for_a_user_that_does_not_exist_gets_404() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let cookie = app.cookie_for(999, "ghost@example.com", 1);
 
     let response = app
@@ -157,7 +157,7 @@ async fn a_session_for_a_user_that_does_not_exist_gets_404() {
 
 #[tokio::test]
 async fn a_revoked_cookie_buys_no_hashing_and_a_flood_of_them_fails_nobody_else() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let victim = app.seed("victim@example.com", "the-old-secret-1").await;
     let other = app.seed("other@example.com", "the-old-secret-2").await;
     let revoked = app.cookie_for(victim.id, &victim.email, 0);

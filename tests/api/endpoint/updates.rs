@@ -8,7 +8,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn email_change_returns_the_user_and_a_refreshed_cookie() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("old@example.com", "old-password").await;
 
     let response = app
@@ -53,7 +53,7 @@ async fn email_change_returns_the_user_and_a_refreshed_cookie() {
 
 #[tokio::test]
 async fn password_change_stores_an_argon2id_hash_with_the_contracts_parameters() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
 
     let response = app
@@ -95,7 +95,7 @@ async fn password_change_stores_an_argon2id_hash_with_the_contracts_parameters()
 
 #[tokio::test]
 async fn password_change_revokes_other_sessions_and_keeps_the_caller_signed_in() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let other_device = user.cookie.clone();
 
@@ -121,7 +121,7 @@ async fn password_change_revokes_other_sessions_and_keeps_the_caller_signed_in()
 
 #[tokio::test]
 async fn email_change_does_not_revoke_other_sessions() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
 
     let first = app

@@ -10,7 +10,7 @@ use super::{BAD_BODY, user_body};
 
 #[tokio::test]
 async fn paths_outside_the_route_get_404() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     for path in [
         "/api/other/1",
@@ -46,7 +46,7 @@ async fn paths_outside_the_route_get_404() {
 
 #[tokio::test]
 async fn methods_other_than_patch_get_405_with_allow() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     for method in ["GET", "POST", "PUT", "DELETE", "OPTIONS"] {
         let response = app
@@ -72,7 +72,7 @@ async fn methods_other_than_patch_get_405_with_allow() {
 
 #[tokio::test]
 async fn content_types_other_than_json_get_415() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let path = format!("/api/users/{}", user.id);
     for content_type in [
@@ -115,7 +115,7 @@ async fn content_types_other_than_json_get_415() {
 
 #[tokio::test]
 async fn bodies_over_16_kib_get_413() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let padding = "x".repeat(16 * 1024);
     let too_big = format!(r#"{{"email":"b@example.com","pad":"{padding}"}}"#);
@@ -142,7 +142,7 @@ async fn bodies_over_16_kib_get_413() {
 
 #[tokio::test]
 async fn malformed_user_ids_get_400_with_an_issue_on_user_id() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let not_canonical = json!([{"code":"invalid_string","validation":"regex","message":"user_id must be a positive integer written with digits only.","path":["user_id"]}]);
     let too_big = json!([{"code":"too_big","validation":"max","maximum":9007199254740991_u64,"type":"number","inclusive":true,"exact":false,"message":"user_id must be at most 9007199254740991.","path":["user_id"]}]);
@@ -182,7 +182,7 @@ async fn malformed_user_ids_get_400_with_an_issue_on_user_id() {
 
 #[tokio::test]
 async fn percent_encoded_ids_are_decoded() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     assert_eq!(user.id, 1);
     let response = app
@@ -193,7 +193,7 @@ async fn percent_encoded_ids_are_decoded() {
 
 #[tokio::test]
 async fn invalid_bodies_get_400_with_every_zod_issue() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let long_email = format!("{}@example.com", "a".repeat(250));
     let long_password = "p".repeat(257);
@@ -287,6 +287,7 @@ async fn invalid_bodies_get_400_with_every_zod_issue() {
 
 #[tokio::test]
 async fn unparseable_bodies_get_400_invalid_json() {
+    // Over TCP: the invalid UTF-8 body goes out as raw bytes.
     let app = spawn_app().await;
     let user = app.seed("a@example.com", "old-password").await;
     let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
@@ -321,7 +322,7 @@ async fn unparseable_bodies_get_400_invalid_json() {
 
 #[tokio::test]
 async fn common_passwords_and_ones_containing_the_address_get_400_and_near_misses_pass() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let user = app.seed("ada.lovelace@example.com", "first-password").await;
     let common = json!({"code": "custom", "validation": "custom", "message": "Password is too common.", "path": ["password"]});
     let address = json!({
@@ -403,7 +404,7 @@ async fn common_passwords_and_ones_containing_the_address_get_400_and_near_misse
 
 #[tokio::test]
 async fn checks_run_in_the_contracts_order() {
-    let app = spawn_app().await;
+    let app = handler_app().await;
     let alice = app.seed("alice@example.com", "old-password").await;
     let bob = app.seed("bob@example.com", "old-password").await;
     let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(20_000));
