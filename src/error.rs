@@ -248,17 +248,17 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
+impl ApiError {
+    /// A store refusal as the request's answer, `now_ms` the request's clock (a lock's
+    /// `Retry-After` counts from it). The one conversion: there is no `From`, so no store
+    /// error can be turned into an answer without the request's clock.
+    pub(crate) fn from_store(error: StoreError, now_ms: i64) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
             StoreError::Revoked => Self::Unauthorized(Unauthorized::Revoked),
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::Locked { until_ms } => Self::TooManyAttempts {
-                retry_after_secs: crate::credentials::retry_after_secs(
-                    crate::clock::unix_now_ms(),
-                    until_ms,
-                ),
+                retry_after_secs: crate::credentials::retry_after_secs(now_ms, until_ms),
             },
             StoreError::IdTaken => {
                 Self::Internal("store refused an update for an id conflict".into())

@@ -16,7 +16,6 @@ use http::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
 use crate::context::{AppContext, ForwardedHeaders};
-use crate::credentials::retry_after_secs;
 use crate::domain::{
     BodyError, CurrentPassword, Email, NewPassword, Origin, Rules, SessionCheck, SignIn, SignUp,
     UserId, UserUpdate, blocklist_issues,
@@ -307,7 +306,11 @@ async fn update_user(
         rehash: checked.rehash,
         now_ms,
     };
-    let updated = ctx.store.update_user(&patch).await?;
+    let updated = ctx
+        .store
+        .update_user(&patch)
+        .await
+        .map_err(|error| store_error(ctx, error))?;
     let refreshed = ctx.keys.refresh(
         session,
         updated.email.as_str(),
@@ -378,7 +381,8 @@ async fn check_credentials(
             let stored = ctx
                 .store
                 .get_user(session.user_id)
-                .await?
+                .await
+                .map_err(|error| store_error(ctx, error))?
                 .ok_or(ApiError::NotFound)?;
             if !stored.accepts(check) {
                 return Err(ApiError::Unauthorized(Unauthorized::Revoked));
@@ -436,7 +440,12 @@ async fn refuse_signed_in(
     let Ok(Verified { session, check }) = authenticate(ctx, headers, ctx.clock.now_ms()) else {
         return Ok(());
     };
-    match ctx.store.get_user(session.user_id).await? {
+    let stored = ctx
+        .store
+        .get_user(session.user_id)
+        .await
+        .map_err(|error| store_error(ctx, error))?;
+    match stored {
         Some(user) if user.accepts(check) => Err(ApiError::SignedIn(route)),
         _ => Ok(()),
     }
@@ -451,7 +460,11 @@ async fn sign_in(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Suc
         BodyError::Invalid(issues) => ApiError::InvalidSignIn(issues),
     })?;
     let now_ms = ctx.clock.now_ms();
-    let id = ctx.store.find_user_id(&form.email).await?;
+    let id = ctx
+        .store
+        .find_user_id(&form.email)
+        .await
+        .map_err(|error| store_error(ctx, error))?;
     let user = match ctx
         .store
         .reserve_attempt(id, AttemptKind::SignIn, now_ms)
@@ -484,7 +497,7 @@ async fn sign_in(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Suc
         .map_err(|error| match error {
             // The password changed (or the user went) since it was read.
             StoreError::Revoked | StoreError::NotFound => ApiError::WrongCredentials,
-            error => error.into(),
+            error => store_error(ctx, error),
         })?;
     trace.event = Some("signed_in");
     Ok(new_session(ctx, &user, now_ms, trace))
@@ -510,7 +523,7 @@ async fn sign_up(ctx: &AppContext, body: &[u8], trace: &mut Trace) -> Result<Suc
         .await
         .map_err(|error| match error {
             StoreError::EmailTaken => ApiError::AccountExists,
-            error => error.into(),
+            error => store_error(ctx, error),
         })?;
     trace.event = Some("signed_up");
     Ok(new_session(ctx, &user, now_ms, trace))
@@ -532,15 +545,9 @@ fn new_session(ctx: &AppContext, user: &StoredUser, now_ms: i64, trace: &mut Tra
     }
 }
 
-/// A store refusal as the request's answer; a lock's `Retry-After` counted by the request's
-/// clock.
+/// A store refusal as the request's answer, by the request's clock.
 fn store_error(ctx: &AppContext, error: StoreError) -> ApiError {
-    match error {
-        StoreError::Locked { until_ms } => ApiError::TooManyAttempts {
-            retry_after_secs: retry_after_secs(ctx.clock.now_ms(), until_ms),
-        },
-        error => error.into(),
-    }
+    ApiError::from_store(error, ctx.clock.now_ms())
 }
 
 /// `{"user":{"id":…,"primary_email":…}}`, serialized straight from a struct.
