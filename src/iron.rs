@@ -77,8 +77,11 @@
 //! guess ahead, so no table of keys precomputed from guessed passwords applies, and the
 //! encryption and MAC keys differ. Under one key, AES-CBC with a fresh random IV per seal
 //! stays confidential and HMAC-SHA256 unforgeable for far more seals than a process makes;
-//! what the reuse reveals is only that two cookies were sealed by the same process. iron and
-//! h3 open these seals as they open their own: the format is unchanged.
+//! what the reuse reveals is only that two cookies were sealed by the same process (and so
+//! whether the function or the app sealed one). The fresh IV is then the only randomness a
+//! seal draws, so everything rests on it being unpredictable and never repeated: see
+//! [`random_bytes`]. iron and h3 open these seals as they open their own: the format is
+//! unchanged.
 
 use std::fmt;
 
@@ -350,7 +353,9 @@ const RANDOM_POOL_BYTES: usize = 4096;
 /// They are drawn [`RANDOM_POOL_BYTES`] at a time per thread, so a seal's IV costs a copy
 /// rather than a system call (the call was 4% of a Nuxt-mode request). What they become, IVs
 /// and salts, is written into the seal in the clear anyway, so holding them a while first
-/// reveals nothing.
+/// reveals nothing. Like the password's salts and keys, the pool assumes the process is never
+/// forked or cloned from a memory snapshot (nothing here does either): a copy would hand out
+/// the same IVs under the same key.
 ///
 /// # Panics
 ///
@@ -368,8 +373,12 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     }
     POOL.with_borrow_mut(|(pool, used)| {
         if pool.len() - *used < N {
-            pool.resize(RANDOM_POOL_BYTES, 0);
-            getrandom::getrandom(pool).expect("the OS random number generator failed");
+            // Drawn into a fresh buffer that replaces the pool only once the draw succeeded: a
+            // failed draw panics with the pool as it was (spent), never one of zeros, and the
+            // next call draws again.
+            let mut fresh = vec![0u8; RANDOM_POOL_BYTES];
+            getrandom::getrandom(&mut fresh).expect("the OS random number generator failed");
+            *pool = fresh;
             *used = 0;
         }
         bytes.copy_from_slice(&pool[*used..*used + N]);
@@ -772,11 +781,22 @@ mod tests {
 
     #[test]
     fn each_tampered_part_is_refused() {
-        for name in ["FAR_FUTURE", "WITH_ID", "H3_SESSION_MAX_AGE"] {
-            let v = vector(name);
-            let pw = [password(v.password)];
-            assert!(open(v.sealed, &pw, NOW).is_some(), "{name} opens untouched");
-            let parts: Vec<&str> = v.sealed.split('*').collect();
+        // iron's own seals (foreign salts: keys derived), and one of ours (the password's own
+        // salts: the keys it keeps).
+        let pw = password(PASSWORD);
+        let ours = seal(br#"{"a":1}"#, &pw, Some(NOW + 60_000));
+        let seals = ["FAR_FUTURE", "WITH_ID", "H3_SESSION_MAX_AGE"].map(|name| {
+            (
+                name,
+                vector(name).sealed.to_owned(),
+                password(vector(name).password),
+            )
+        });
+        for (name, sealed, secret) in seals.into_iter().chain([("ours", ours, pw)]) {
+            let pw = [secret];
+            let sealed = sealed.as_str();
+            assert!(open(sealed, &pw, NOW).is_some(), "{name} opens untouched");
+            let parts: Vec<&str> = sealed.split('*').collect();
             for index in 0..8 {
                 let mut tampered: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
                 tampered[index] = alter(parts[index]);
@@ -1071,11 +1091,22 @@ mod tests {
     }
 
     /// The vectors sealed with [`PASSWORD`] that are valid at [`NOW`].
-    fn untouched_seals() -> Vec<&'static str> {
+    /// One password for the property tests, and a seal of its own: its salts, so `unseal`
+    /// takes the keys it keeps rather than deriving them.
+    static SHARED: std::sync::LazyLock<(IronPassword, String)> = std::sync::LazyLock::new(|| {
+        let pw = password(PASSWORD);
+        let sealed = seal(br#"{"a":1}"#, &pw, Some(NOW + 60_000));
+        (pw, sealed)
+    });
+
+    /// iron's vectors under [`PASSWORD`] (keys derived from their salts) and [`SHARED`]'s own
+    /// seal (keys kept).
+    fn untouched_seals() -> Vec<String> {
         VECTORS
             .iter()
             .filter(|v| v.password == PASSWORD && v.now == NOW)
-            .map(|v| v.sealed)
+            .map(|v| v.sealed.to_owned())
+            .chain([SHARED.1.clone()])
             .collect()
     }
 
@@ -1125,8 +1156,8 @@ mod tests {
             original in select(untouched_seals()),
             edits in vec(edit(), 1..=3),
         ) {
-            let edited = apply(edits, original);
-            let opened = open(&edited, &[password(PASSWORD)], NOW);
+            let edited = apply(edits, &original);
+            let opened = open(&edited, std::slice::from_ref(&SHARED.0), NOW);
             if edited == original {
                 prop_assert!(opened.is_some_and(|plaintext| !plaintext.is_empty()));
             } else {
