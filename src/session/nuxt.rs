@@ -61,29 +61,29 @@ impl Sealing {
     pub(super) fn open(&self, value: &str, now_ms: i64, max_age_ms: i64) -> Option<Session> {
         let opened = iron::unseal(value, &self.passwords, now_ms)?;
         let object = SessionObject::parse(&opened.plaintext)?;
-        let created_at = scalar(&object.top, "createdAt").and_then(|v| v.as_i64());
-        let user_id = UserId::new(scalar(&object.user, "id")?.as_u64()?)?;
-        let email = match scalar(&object.user, "primary_email") {
+        let created_at = scalar(&object.top, "createdAt")?.and_then(|v| v.as_i64());
+        let user_id = UserId::new(scalar(&object.user, "id")??.as_u64()?)?;
+        let email = match scalar(&object.user, "primary_email")? {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(email)) => email,
             Some(_) => return None,
         };
-        let app_login_ms = match scalar(&object.data, "loggedInAt") {
+        let app_login_ms = match scalar(&object.data, "loggedInAt")? {
             None | Some(Value::Null) => created_at?,
             Some(Value::String(time)) => parse_time_ms(&time)?,
             Some(number) => number.as_i64()?,
         };
         // Both keys or neither: half a stamp, or one of the wrong type, is no session.
         let stamp = (
-            scalar(&object.user, STAMP_VERSION),
-            scalar(&object.user, STAMP_LOGGED_IN_AT),
+            scalar(&object.user, STAMP_VERSION)?,
+            scalar(&object.user, STAMP_LOGGED_IN_AT)?,
         );
         let (version, login_at_ms) = match stamp {
             (None, None) => (None, app_login_ms),
             (Some(version), Some(login)) => (Some(version.as_u64()?), login.as_i64()?),
             _ => return None,
         };
-        let id = match scalar(&object.top, "id") {
+        let id = match scalar(&object.top, "id")? {
             Some(Value::String(id)) if !id.is_empty() => id,
             _ => format!("created:{}", created_at.unwrap_or(login_at_ms)),
         };
@@ -220,11 +220,14 @@ fn raw<T: Serialize + ?Sized>(value: &T) -> Member {
     Member::Raw(serde_json::value::to_raw_value(value).expect("BUG: strings and numbers serialize"))
 }
 
-/// A member's value, parsed: for the scalars the session is judged by.
-fn scalar(members: &[(String, Member)], key: &str) -> Option<Value> {
+/// A member's value, parsed, for the scalars the session is judged by: `Some(None)` when the
+/// member is absent, `None` when it is there but no `serde_json::Value` reads it (a lone
+/// surrogate escape, a number past `f64`), which is no session, as when the whole object
+/// was parsed at once.
+fn scalar(members: &[(String, Member)], key: &str) -> Option<Option<Value>> {
     match members.iter().find(|(k, _)| k == key) {
-        Some((_, Member::Raw(raw))) => serde_json::from_str(raw.get()).ok(),
-        _ => None,
+        Some((_, Member::Raw(raw))) => serde_json::from_str(raw.get()).ok().map(Some),
+        _ => Some(None),
     }
 }
 
@@ -729,6 +732,48 @@ mod tests {
             let written = SessionObject::parse(json.as_bytes())
                 .map(|object| String::from_utf8(object.to_json()).unwrap());
             assert_eq!(written.as_deref(), expected, "{json}");
+        }
+    }
+
+    /// A value `serde_json` cannot read where the session is judged (a lone surrogate, a
+    /// number past `f64`) is no session; elsewhere in the object it is kept as written.
+    #[test]
+    fn an_unreadable_value_the_session_is_judged_by_is_no_session() {
+        let keys = keys_with(PASSWORD, "", "accept");
+        let sealed = |json: &str| {
+            let password = IronPassword::new(PASSWORD).unwrap();
+            format!(
+                "{COOKIE_NAME}={}",
+                iron::seal(json.as_bytes(), &password, None)
+            )
+        };
+        let session = |user: &str, top: &str| {
+            format!(
+                r#"{{"id":"s","createdAt":{created}{top},"data":{{"user":{{"id":7{user}}},"loggedInAt":{created},"theme":"\ud800"}}}}"#,
+                created = NOW - 60_000,
+            )
+        };
+        let cases = [
+            (
+                session("", ""),
+                true,
+                "readable; the lone surrogate in theme is kept",
+            ),
+            (
+                session(r#","primary_email":"\ud800""#, ""),
+                false,
+                "the address",
+            ),
+            (
+                session(r#","session_version":1e400,"logged_in_at":1"#, ""),
+                false,
+                "the stamp",
+            ),
+            (session("", r#","id":"\udc00""#), false, "the session id"),
+        ];
+        for (json, opens, why) in cases {
+            let cookie = sealed(&json);
+            assert_eq!(keys.verify([cookie.as_str()], NOW).is_ok(), opens, "{why}");
         }
     }
 
