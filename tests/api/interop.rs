@@ -512,7 +512,15 @@ async fn cookies_h3_would_not_open_or_that_name_no_user_get_401() {
         ),
         (
             "tampered ciphertext",
-            with_part(4, &format!("A{}", &parts[4][1..])),
+            // Another first character: one in 64 seals already starts with `A`.
+            with_part(
+                4,
+                &format!(
+                    "{}{}",
+                    if parts[4].starts_with('A') { 'B' } else { 'A' },
+                    &parts[4][1..]
+                ),
+            ),
         ),
         (
             "expired (iron's expiration, past the skew)",
