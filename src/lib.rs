@@ -25,6 +25,7 @@ pub(crate) mod error;
 pub(crate) mod handler;
 pub(crate) mod import;
 pub mod iron;
+pub(crate) mod json;
 pub mod lambda;
 pub mod password;
 pub(crate) mod secrets_manager;

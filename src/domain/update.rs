@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::json::Members;
+
 use super::{CurrentPassword, Email, Issue, NewPassword, PasswordRules};
 
 /// Why a body was refused: not JSON at all, or JSON that fails the schema.
@@ -100,11 +102,8 @@ impl UserUpdate {
     }
 }
 
-/// A JSON body's members, in order. A repeated key keeps its first place and its last value,
-/// as `JSON.parse` (and `serde_json::Value`) read it. Bodies have a handful of keys: a list
-/// searched in place costs less than the hash map a `Value` object builds.
-#[derive(Debug, Default)]
-pub(super) struct Fields(Vec<(String, Value)>);
+/// A JSON body's members, in order (see [`Members`]).
+pub(super) type Fields = Members<Value>;
 
 impl Fields {
     /// The body as a JSON object: not JSON at all is [`BodyError::Unparseable`], another JSON
@@ -123,43 +122,8 @@ impl Fields {
             },
         }
     }
-
-    pub(super) fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    pub(super) fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
 }
 
-impl<'de> serde::Deserialize<'de> for Fields {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> serde::de::Visitor<'de> for Members {
-            type Value = Fields;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Fields, A::Error> {
-                let mut fields: Vec<(String, Value)> = Vec::with_capacity(4);
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    match fields.iter_mut().find(|(k, _)| *k == key) {
-                        Some((_, slot)) => *slot = value,
-                        None => fields.push((key, value)),
-                    }
-                }
-                Ok(Fields(fields))
-            }
-        }
-        deserializer.deserialize_map(Members)
-    }
-}
-
-/// Parses an optional string field, collecting its issues.
 pub(super) fn field<'v, T>(
     fields: &'v Fields,
     name: &'static str,

@@ -26,11 +26,13 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::marker::PhantomData;
 
 use super::{COOKIE_NAME, FormatFields, Session};
 use crate::clock::{format_time_ms, parse_time_ms};
 use crate::domain::UserId;
 use crate::iron::{self, IronPassword};
+use crate::json::Members;
 
 /// The key of `data.user` that holds the user's session version (an integer).
 pub const STAMP_VERSION: &str = "session_version";
@@ -154,10 +156,10 @@ pub(super) fn new_session_object(
 #[derive(Clone, PartialEq)]
 pub(super) struct SessionObject {
     /// The top level; `data`'s entry stands for [`SessionObject::data`].
-    top: Vec<(String, Member)>,
+    top: Members<Member>,
     /// `data`; `user`'s entry stands for [`SessionObject::user`].
-    data: Vec<(String, Member)>,
-    user: Vec<(String, Member)>,
+    data: Members<Member>,
+    user: Members<Member>,
 }
 
 /// A member's value: its JSON text, or the nested object kept beside it.
@@ -165,6 +167,13 @@ pub(super) struct SessionObject {
 enum Member {
     Raw(Box<RawValue>),
     Nested,
+}
+
+/// Any JSON value, kept as its text.
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(Self::Raw)
+    }
 }
 
 impl PartialEq for Member {
@@ -201,10 +210,11 @@ impl SessionObject {
     /// Sets the stored address and, when the version is known, the stamp (the version and
     /// `login_ms`); leaves everything else as it was.
     pub(super) fn refresh(&mut self, email: &str, version: Option<u64>, login_ms: i64) {
-        set(&mut self.user, "primary_email", raw(&email));
+        self.user.insert("primary_email".to_owned(), raw(&email));
         if let Some(version) = version {
-            set(&mut self.user, STAMP_VERSION, raw(&version));
-            set(&mut self.user, STAMP_LOGGED_IN_AT, raw(&login_ms));
+            self.user.insert(STAMP_VERSION.to_owned(), raw(&version));
+            self.user
+                .insert(STAMP_LOGGED_IN_AT.to_owned(), raw(&login_ms));
         }
     }
 
@@ -224,29 +234,21 @@ fn raw<T: Serialize + ?Sized>(value: &T) -> Member {
 /// member is absent, `None` when it is there but no `serde_json::Value` reads it (a lone
 /// surrogate escape, a number past `f64`), which is no session, as when the whole object
 /// was parsed at once.
-fn scalar(members: &[(String, Member)], key: &str) -> Option<Option<Value>> {
-    match members.iter().find(|(k, _)| k == key) {
-        Some((_, Member::Raw(raw))) => serde_json::from_str(raw.get()).ok().map(Some),
+fn scalar(members: &Members<Member>, key: &str) -> Option<Option<Value>> {
+    match members.get(key) {
+        Some(Member::Raw(raw)) => serde_json::from_str(raw.get()).ok().map(Some),
         _ => Some(None),
-    }
-}
-
-/// Sets `key`'s value, in its place if it has one, else last.
-fn set(members: &mut Vec<(String, Member)>, key: &str, value: Member) {
-    match members.iter_mut().find(|(k, _)| k == key) {
-        Some((_, slot)) => *slot = value,
-        None => members.push((key.to_owned(), value)),
     }
 }
 
 /// Writes `members`, `nested` in place of the one that stands for it.
 fn write_members<S: Serializer, T: Serialize>(
     serializer: S,
-    members: &[(String, Member)],
+    members: &Members<Member>,
     nested: &T,
 ) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(members.len()))?;
-    for (key, value) in members {
+    for (key, value) in members.iter() {
         match value {
             Member::Raw(raw) => map.serialize_entry(key, raw)?,
             Member::Nested => map.serialize_entry(key, nested)?,
@@ -292,7 +294,7 @@ impl<'de, Inner, Found> DeserializeSeed<'de> for Level<Inner>
 where
     Inner: DeserializeSeed<'de, Value = Found> + Copy,
 {
-    type Value = (Vec<(String, Member)>, Found);
+    type Value = (Members<Member>, Found);
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -303,14 +305,14 @@ impl<'de, Inner, Found> Visitor<'de> for Level<Inner>
 where
     Inner: DeserializeSeed<'de, Value = Found> + Copy,
 {
-    type Value = (Vec<(String, Member)>, Found);
+    type Value = (Members<Member>, Found);
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "a JSON object with an object at `{}`", self.nested)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        let mut members = Members::with_capacity(map.size_hint().unwrap_or(4));
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == self.nested {
@@ -318,10 +320,10 @@ where
                     return Err(serde::de::Error::duplicate_field(self.nested));
                 }
                 found = Some(map.next_value_seed(self.inner)?);
-                members.push((key, Member::Nested));
+                members.insert(key, Member::Nested);
             } else {
-                let value = Member::Raw(map.next_value::<Box<RawValue>>()?);
-                set(&mut members, &key, value);
+                let value = map.next_value::<Member>()?;
+                members.insert(key, value);
             }
         }
         let found = found.ok_or_else(|| serde::de::Error::missing_field(self.nested))?;
@@ -329,39 +331,11 @@ where
     }
 }
 
-/// `data.user`'s members, all kept as text.
-#[derive(Clone, Copy)]
-struct UserMembers;
-
-impl<'de> DeserializeSeed<'de> for UserMembers {
-    type Value = Vec<(String, Member)>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for UserMembers {
-    type Value = Vec<(String, Member)>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
-        while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
-            set(&mut members, &key, Member::Raw(value));
-        }
-        Ok(members)
-    }
-}
-
 impl<'de> Deserialize<'de> for SessionObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let data = Level {
             nested: "user",
-            inner: UserMembers,
+            inner: PhantomData::<Members<Member>>,
         };
         let top = Level {
             nested: "data",
