@@ -4,7 +4,6 @@
 //! `{"statusCode":400,"statusMessage":"Bad Request.","message":"...","data":{"issues":[...]}}`.
 
 use http::StatusCode;
-use serde_json::json;
 
 use crate::domain::Issue;
 use crate::store::StoreError;
@@ -225,26 +224,44 @@ impl ApiError {
     }
 
     /// The JSON error body: status, reason phrase with a period, message, and issues if any.
+    /// Written straight from typed fields: building it as a `serde_json::Value` first (a map
+    /// per issue) was a sixth of the CPU of a request refused by validation.
     pub fn body(&self) -> String {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            status_code: u16,
+            status_message: String,
+            message: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<Data<'a>>,
+        }
+        #[derive(serde::Serialize)]
+        struct Data<'a> {
+            issues: &'a [Issue],
+        }
         let status = self.status();
         let reason = status.canonical_reason().unwrap_or("Error");
-        let mut body = json!({
-            "statusCode": status.as_u16(),
-            "statusMessage": format!("{reason}."),
-            "message": self.message(),
-        });
-        if let Self::InvalidBody(issues)
-        | Self::InvalidUserId(issues)
-        | Self::InvalidSignIn(issues)
-        | Self::InvalidSignUp(issues) = self
-        {
-            body["data"] = json!({ "issues": issues });
-        }
-        if *self == Self::WrongCurrentPassword {
-            body["data"] =
-                json!({ "issues": [Issue::custom_at(WRONG_CURRENT_PASSWORD, "current_password")] });
-        }
-        body.to_string()
+        let wrong_current_password;
+        let issues = match self {
+            Self::InvalidBody(issues)
+            | Self::InvalidUserId(issues)
+            | Self::InvalidSignIn(issues)
+            | Self::InvalidSignUp(issues) => Some(issues.as_slice()),
+            Self::WrongCurrentPassword => {
+                wrong_current_password =
+                    [Issue::custom_at(WRONG_CURRENT_PASSWORD, "current_password")];
+                Some(wrong_current_password.as_slice())
+            }
+            _ => None,
+        };
+        let body = Body {
+            status_code: status.as_u16(),
+            status_message: format!("{reason}."),
+            message: self.message(),
+            data: issues.map(|issues| Data { issues }),
+        };
+        serde_json::to_string(&body).expect("BUG: an error body always serializes")
     }
 }
 
