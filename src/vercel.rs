@@ -2,6 +2,12 @@
 //! Configuration and the DynamoDB client once per cold start, then `vercel_runtime`'s server
 //! in front of the one handler, which tells the routes apart by path. Each request's OIDC
 //! token is kept for the AWS credentials (OIDC federation) and taken off the request.
+//!
+//! The route files run it on a current-thread Tokio runtime. A request's own work is a few
+//! microseconds of CPU between network waits; password hashing, the one heavy part, has
+//! threads of its own (`password`). A multi-thread runtime added cross-thread wake-ups and
+//! work stealing to every request: on 2 cores under wrk it cost 20 µs of CPU per refused
+//! update against 17.5 µs on one thread, and no cold start was faster for it.
 
 use std::process::ExitCode;
 

@@ -1,6 +1,7 @@
 //! Vercel entry for `/api/auth/login` (`POST`): the web app's sign-in, on the same table.
 
-#[tokio::main]
+// One thread for requests; see `neptun_users::vercel` for why.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     neptun_users::vercel::run().await
 }
