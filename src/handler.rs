@@ -181,7 +181,7 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
         ($level:expr, $cause:expr) => {
             tracing::event!(
                 $level,
-                method = %request.method(),
+                method = request.method().as_str(),
                 path = request.uri().path(),
                 status = response.status().as_u16(),
                 outcome = kind,

@@ -195,12 +195,12 @@ impl Visit for JsonFields<'_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.name(field);
-        let _ = write!(self.0, "{value}");
+        self.0.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.name(field);
-        let _ = write!(self.0, "{value}");
+        self.0.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -228,6 +228,14 @@ impl Visit for JsonFields<'_> {
 /// Writes the message, then fields as ` name=value`, quoting values that need it.
 struct TextFields<'a>(&'a mut String);
 
+impl TextFields<'_> {
+    fn name(&mut self, field: &Field) {
+        self.0.push(' ');
+        self.0.push_str(field.name());
+        self.0.push('=');
+    }
+}
+
 impl Visit for TextFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
@@ -240,9 +248,7 @@ impl Visit for TextFields<'_> {
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'=');
         if plain {
-            self.0.push(' ');
-            self.0.push_str(field.name());
-            self.0.push('=');
+            self.name(field);
             self.0.push_str(value);
         } else {
             self.record_debug(field, &value);
@@ -250,15 +256,18 @@ impl Visit for TextFields<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        let _ = write!(self.0, " {}={value}", field.name());
+        self.name(field);
+        self.0.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        let _ = write!(self.0, " {}={value}", field.name());
+        self.name(field);
+        self.0.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        let _ = write!(self.0, " {}={value}", field.name());
+        self.name(field);
+        self.0.push_str(if value { "true" } else { "false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -306,12 +315,17 @@ impl std::fmt::Write for JsonEscaped<'_> {
 /// The current UTC time to the microsecond, RFC 3339. The part up to the second is
 /// formatted by `time` once per second and kept.
 fn push_timestamp(line: &mut String) {
-    thread_local! {
-        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
-    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    push_time(line, now);
+}
+
+/// [`push_timestamp`] for `now` since the Unix epoch.
+fn push_time(line: &mut String, now: std::time::Duration) {
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
     let seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
     SECOND.with(|second| {
         let mut second = second.borrow_mut();
@@ -328,7 +342,16 @@ fn push_timestamp(line: &mut String) {
         }
         line.push_str(&second.1);
     });
-    let _ = write!(line, ".{:06}Z", now.subsec_micros());
+    // `.000123Z`: the microseconds, six digits.
+    let mut digits = [b'0'; 6];
+    let mut micros = now.subsec_micros();
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    line.push('.');
+    line.push_str(std::str::from_utf8(&digits).unwrap_or("000000"));
+    line.push('Z');
 }
 
 /// The filter every subscriber of this crate carries, whatever the level filter allows: no
@@ -416,6 +439,8 @@ mod tests {
                 path = "/api/users/1",
                 status = 200u16,
                 fields = "",
+                offset = -3i64,
+                fresh = true,
                 "request"
             );
             tracing::warn!(reason = "two words", "accept failed");
@@ -430,13 +455,50 @@ mod tests {
         assert_eq!(time.len(), "2026-12-03T13:50:16.123456Z".len(), "{time}");
         assert_eq!(
             rest,
-            r#" INFO request path=/api/users/1 status=200 fields="""#
+            r#" INFO request path=/api/users/1 status=200 fields="" offset=-3 fresh=true"#
         );
         assert!(
             lines[1].ends_with(r#" WARN accept failed reason="two words""#),
             "{}",
             lines[1]
         );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_to_the_microsecond_across_seconds() {
+        use std::time::Duration;
+        let cases = [
+            (
+                Duration::from_secs(1_796_305_816),
+                "2026-12-03T13:50:16.000000Z",
+            ),
+            (
+                Duration::new(1_796_305_816, 5_999),
+                "2026-12-03T13:50:16.000005Z",
+            ),
+            (
+                Duration::new(1_796_305_816, 123_456_789),
+                "2026-12-03T13:50:16.123456Z",
+            ),
+            (
+                Duration::new(1_796_305_816, 999_999_999),
+                "2026-12-03T13:50:16.999999Z",
+            ),
+            (
+                Duration::new(1_796_305_817, 40_000),
+                "2026-12-03T13:50:17.000040Z",
+            ),
+            (Duration::new(0, 1_000), "1970-01-01T00:00:00.000001Z"),
+            (
+                Duration::new(1_796_305_816, 100_000_000),
+                "2026-12-03T13:50:16.100000Z",
+            ),
+        ];
+        for (now, expected) in cases {
+            let mut line = String::from("x");
+            push_time(&mut line, now);
+            assert_eq!(line, format!("x{expected}"), "{now:?}");
+        }
     }
 
     #[test]
