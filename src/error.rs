@@ -292,6 +292,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bodies_with_issues_keep_h3s_member_order_byte_for_byte() {
+        let cases = [
+            (
+                ApiError::InvalidBody(vec![Issue::custom_at("Invalid email", "email")]),
+                r#"{"statusCode":400,"statusMessage":"Bad Request.","message":"Invalid body(?email, ?password). At least one of email or password is required.","data":{"issues":[{"code":"custom","validation":"custom","message":"Invalid email","path":["email"]}]}}"#,
+            ),
+            (
+                ApiError::WrongCurrentPassword,
+                r#"{"statusCode":400,"statusMessage":"Bad Request.","message":"Current password is incorrect.","data":{"issues":[{"code":"custom","validation":"custom","message":"Current password is incorrect.","path":["current_password"]}]}}"#,
+            ),
+            (
+                ApiError::InvalidJson,
+                r#"{"statusCode":400,"statusMessage":"Bad Request.","message":"Invalid JSON body"}"#,
+            ),
+            (
+                ApiError::TooManyAttempts {
+                    retry_after_secs: 30,
+                },
+                r#"{"statusCode":429,"statusMessage":"Too Many Requests.","message":"Too many attempts; try again later."}"#,
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.body(), expected, "{error:?}");
+        }
+    }
+
+    #[test]
     fn every_reason_of_a_401_or_403_answers_the_same_body_and_logs_its_own_outcome() {
         let unauthorized =
             r#"{"statusCode":401,"statusMessage":"Unauthorized.","message":"Unauthorized"}"#;
