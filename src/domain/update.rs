@@ -124,6 +124,8 @@ impl Fields {
     }
 }
 
+/// An optional string member, parsed by `parse`: absent is `None`; a value of another type,
+/// or one `parse` refuses, adds its issues and is `None`.
 pub(super) fn field<'v, T>(
     fields: &'v Fields,
     name: &'static str,
