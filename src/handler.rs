@@ -165,43 +165,47 @@ pub async fn handle(ctx: &AppContext, request: Request<Bytes>) -> Response<Strin
     let extensions = request.extensions();
     let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
     let client_ip = extensions.get::<ClientIp>().map(|ip| ip.0.as_str());
-    if let Some(event) = trace.event.filter(|_| succeeded) {
-        tracing::info!(
-            user_id = trace.user_id,
-            fields = trace.fields,
-            request_id,
-            client_ip,
-            "{event}"
-        );
-    }
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    // The request's one line, with every field of the contract's "Logs" section. A level is
-    // fixed per call site, hence one call per level.
-    macro_rules! request_line {
-        ($level:expr, $cause:expr) => {
-            tracing::event!(
-                $level,
-                method = request.method().as_str(),
-                path = request.uri().path(),
-                status = response.status().as_u16(),
-                outcome = kind,
+    // The request's lines (the audit line of a success, then the request line) go out in one
+    // write.
+    crate::telemetry::in_one_write(|| {
+        if let Some(event) = trace.event.filter(|_| succeeded) {
+            tracing::info!(
                 user_id = trace.user_id,
                 fields = trace.fields,
                 request_id,
                 client_ip,
-                latency_us,
-                cause = $cause,
-                "request"
-            )
-        };
-    }
-    // Each failure is logged once, here, with the request it belongs to: a 500 as an ERROR,
-    // a password refused unverified as a WARN.
-    match (failure, trace.unverified.as_deref()) {
-        (Some(cause), _) => request_line!(tracing::Level::ERROR, cause.as_str()),
-        (None, Some(warning)) => request_line!(tracing::Level::WARN, warning),
-        (None, None) => request_line!(tracing::Level::INFO, None::<&str>),
-    }
+                "{event}"
+            );
+        }
+        // The request's one line, with every field of the contract's "Logs" section. A level is
+        // fixed per call site, hence one call per level.
+        macro_rules! request_line {
+            ($level:expr, $cause:expr) => {
+                tracing::event!(
+                    $level,
+                    method = request.method().as_str(),
+                    path = request.uri().path(),
+                    status = response.status().as_u16(),
+                    outcome = kind,
+                    user_id = trace.user_id,
+                    fields = trace.fields,
+                    request_id,
+                    client_ip,
+                    latency_us,
+                    cause = $cause,
+                    "request"
+                )
+            };
+        }
+        // Each failure is logged once, here, with the request it belongs to: a 500 as an ERROR,
+        // a password refused unverified as a WARN.
+        match (failure, trace.unverified.as_deref()) {
+            (Some(cause), _) => request_line!(tracing::Level::ERROR, cause.as_str()),
+            (None, Some(warning)) => request_line!(tracing::Level::WARN, warning),
+            (None, None) => request_line!(tracing::Level::INFO, None::<&str>),
+        }
+    });
     response
 }
 
