@@ -59,27 +59,14 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 }
 
 /// The roots TLS to DynamoDB, Secrets Manager and STS (one client for all three) is verified
-/// against, compiled in rather than read from the
-/// system store (which the SDK does when the client is built: on Debian that is hundreds of
-/// files and most of a cold start). AWS's own endpoints serve Amazon Trust Services
-/// certificates, so without an endpoint override only those roots are trusted: a smaller
-/// attack surface, and five certificates to parse instead of ~150. With an override (a VPC
-/// proxy, an emulator over TLS) or in the China partition, all of Mozilla's roots are.
+/// against, compiled in rather than read from the system store (which the SDK does when the
+/// client is built: on Debian that is hundreds of files and most of a cold start).
 fn trusted_roots(env: &impl Fn(&str) -> Option<String>) -> tls::TlsContext {
-    let custom_endpoint = [
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_ENDPOINT_URL",
-    ]
-    .into_iter()
-    .find_map(env);
-    let china = env("AWS_REGION").is_some_and(|r| r.starts_with("cn-"));
-    let amazon_only = custom_endpoint.is_none() && !china;
+    let roots = Roots::for_settings(env);
     let amazon = AmazonTrustServices::new();
     let mut pem = String::new();
     for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        if amazon_only && !amazon.issued(der.as_ref()) {
+        if roots == Roots::Amazon && !amazon.issued(der.as_ref()) {
             continue;
         }
         pem.push_str("-----BEGIN CERTIFICATE-----\n");
@@ -94,6 +81,44 @@ fn trusted_roots(env: &impl Fn(&str) -> Option<String>) -> tls::TlsContext {
         )
         .build()
         .expect("BUG: the compiled-in roots are valid certificates")
+}
+
+/// Which compiled-in roots TLS trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Roots {
+    /// Amazon Trust Services' five, which AWS's own endpoints are issued under: a smaller
+    /// attack surface, and five certificates to parse at each cold start instead of ~150.
+    Amazon,
+    /// All of Mozilla's: an HTTPS endpoint override (a VPC proxy) may present any of them,
+    /// and the China partition's endpoints are not issued under Amazon's.
+    Mozilla,
+}
+
+impl Roots {
+    /// An override the SDK reaches over plain HTTP (a local emulator) involves no TLS, so
+    /// it leaves the choice alone; any other override (`https://`, or a value the SDK may
+    /// read some other way) widens it.
+    fn for_settings(env: &impl Fn(&str) -> Option<String>) -> Self {
+        let tls_override = [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL",
+        ]
+        .into_iter()
+        .filter_map(env)
+        .any(|url| {
+            !url.trim()
+                .get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        });
+        let china = env("AWS_REGION").is_some_and(|r| r.starts_with("cn-"));
+        if tls_override || china {
+            Self::Mozilla
+        } else {
+            Self::Amazon
+        }
+    }
 }
 
 /// Recognises Amazon Root CA 1–4 and the Starfield Services G2 root that cross-signs them.
@@ -178,16 +203,64 @@ mod tests {
             "Amazon Root CA 1-4 and Starfield Services G2"
         );
         assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
-        for vars in [
-            &[][..],
-            &[("AWS_ENDPOINT_URL_DYNAMODB", "https://proxy.internal")][..],
-            &[("AWS_REGION", "cn-north-1")][..],
-        ] {
+    }
+
+    #[test]
+    fn only_a_tls_endpoint_override_or_the_china_partition_trusts_every_root() {
+        type Vars = &'static [(&'static str, &'static str)];
+        // (settings, roots trusted, why)
+        let cases: [(Vars, Roots, &str); 9] = [
+            (&[], Roots::Amazon, "AWS's own endpoints"),
+            (
+                &[("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")],
+                Roots::Amazon,
+                "a plain-http emulator: no TLS to it",
+            ),
+            (
+                &[("AWS_ENDPOINT_URL", "HTTP://localhost:4566")],
+                Roots::Amazon,
+                "the scheme in capitals",
+            ),
+            (
+                &[("AWS_ENDPOINT_URL_DYNAMODB", "https://proxy.internal")],
+                Roots::Mozilla,
+                "an HTTPS proxy",
+            ),
+            (
+                &[("AWS_ENDPOINT_URL_STS", "https://sts.proxy.internal")],
+                Roots::Mozilla,
+                "an HTTPS proxy for STS only",
+            ),
+            (
+                &[
+                    ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000"),
+                    (
+                        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                        "https://secrets.internal",
+                    ),
+                ],
+                Roots::Mozilla,
+                "one HTTPS override among plain ones",
+            ),
+            (
+                &[("AWS_ENDPOINT_URL", "proxy.internal:443")],
+                Roots::Mozilla,
+                "no scheme: not known to be plain",
+            ),
+            (
+                &[("AWS_ENDPOINT_URL", "http:/")],
+                Roots::Mozilla,
+                "too short to be a plain-http URL",
+            ),
+            (&[("AWS_REGION", "cn-north-1")], Roots::Mozilla, "China"),
+        ];
+        for (vars, expected, why) in cases {
             let env = |name: &str| {
                 vars.iter()
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| v.to_string())
             };
+            assert_eq!(Roots::for_settings(&env), expected, "{why}");
             let _ = trusted_roots(&env); // builds without panicking
         }
     }
