@@ -546,8 +546,12 @@ async fn sign_in_latency(rows: &mut Vec<Row>) {
     });
 }
 
+/// The environment a platform starts a deployed binary with, and nothing of this process's
+/// own: `scripts/bench` exports the DynamoDB emulator's endpoint for the import figure, and
+/// an inherited endpoint override would make every start a configuration no deployment has.
 fn lambda_env(command: &mut Command, api: &str) {
     command
+        .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "neptun-users")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
