@@ -444,32 +444,27 @@ mod tests {
     use super::*;
     use tracing::Level;
 
-    /// The lines a subscriber with [`LogLines`] in `format` writes while `log` runs.
-    fn lines(format: LineFormat, log: impl FnOnce()) -> Vec<String> {
-        use std::sync::{Arc, Mutex};
-        let written = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let sink = Arc::clone(&written);
-        let subscriber = tracing_subscriber::registry().with(LogLines::new(format, move |line| {
-            sink.lock().unwrap().extend_from_slice(line);
-        }));
-        tracing::subscriber::with_default(subscriber, log);
-        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_owned).collect()
-    }
-
-    /// Each call a subscriber with [`LogLines`] makes to its sink while `log` runs.
-    fn writes(log: impl FnOnce()) -> Vec<String> {
+    /// Each call a subscriber with [`LogLines`] in `format` makes to its sink while `log` runs.
+    fn writes(format: LineFormat, log: impl FnOnce()) -> Vec<String> {
         use std::sync::{Arc, Mutex};
         let written = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = Arc::clone(&written);
-        let subscriber =
-            tracing_subscriber::registry().with(LogLines::new(LineFormat::Json, move |line| {
-                sink.lock()
-                    .unwrap()
-                    .push(String::from_utf8(line.to_vec()).unwrap());
-            }));
+        let subscriber = tracing_subscriber::registry().with(LogLines::new(format, move |line| {
+            sink.lock()
+                .unwrap()
+                .push(String::from_utf8(line.to_vec()).unwrap());
+        }));
         tracing::subscriber::with_default(subscriber, log);
         written.lock().unwrap().clone()
+    }
+
+    /// The lines a subscriber with [`LogLines`] in `format` writes while `log` runs.
+    fn lines(format: LineFormat, log: impl FnOnce()) -> Vec<String> {
+        writes(format, log)
+            .concat()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]
@@ -529,7 +524,7 @@ mod tests {
             ),
         ];
         for (log, expected, why) in cases {
-            assert_eq!(writes(log), expected, "{why}");
+            assert_eq!(writes(LineFormat::Json, log), expected, "{why}");
         }
     }
 
