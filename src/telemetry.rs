@@ -135,8 +135,21 @@ impl LogLines {
 struct Gathered {
     active: bool,
     lines: Vec<u8>,
-    /// The sink of the subscriber that logged them.
+    /// The sink of the subscriber that logged them, kept for the next request.
     sink: Option<Sink>,
+}
+
+impl Gathered {
+    /// Hands the gathered lines to their sink in one call. A sink that logs itself is not
+    /// gathered into this buffer while it is borrowed: [`gather`] writes such a line at once.
+    fn write_out(&mut self) {
+        if let Some(sink) = &self.sink
+            && !self.lines.is_empty()
+        {
+            sink(&self.lines);
+        }
+        self.lines.clear();
+    }
 }
 
 thread_local! {
@@ -152,17 +165,10 @@ pub fn in_one_write<T>(log: impl FnOnce() -> T) -> T {
     struct Flush;
     impl Drop for Flush {
         fn drop(&mut self) {
-            let (lines, sink) = GATHERED.with_borrow_mut(|gathered| {
+            GATHERED.with_borrow_mut(|gathered| {
                 gathered.active = false;
-                (std::mem::take(&mut gathered.lines), gathered.sink.take())
+                gathered.write_out();
             });
-            if let Some(sink) = sink {
-                sink(&lines);
-            }
-            // The buffer goes back, emptied, for the next request.
-            let mut lines = lines;
-            lines.clear();
-            GATHERED.with_borrow_mut(|gathered| gathered.lines = lines);
         }
     }
     let outermost =
@@ -184,12 +190,15 @@ fn gather<'a>(line: &'a [u8], sink: &Sink) -> Option<&'a [u8]> {
             return Some(line);
         }
         // Lines for another subscriber's sink (a test's own) go out before this one's.
-        if let Some(earlier) = gathered.sink.take_if(|earlier| !Arc::ptr_eq(earlier, sink)) {
-            earlier(&gathered.lines);
-            gathered.lines.clear();
+        if !gathered
+            .sink
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, sink))
+        {
+            gathered.write_out();
+            gathered.sink = Some(Arc::clone(sink));
         }
         gathered.lines.extend_from_slice(line);
-        gathered.sink.get_or_insert_with(|| Arc::clone(sink));
         None
     })
 }
@@ -526,6 +535,30 @@ mod tests {
         for (log, expected, why) in cases {
             assert_eq!(writes(LineFormat::Json, log), expected, "{why}");
         }
+    }
+
+    #[test]
+    fn lines_gathered_for_two_subscribers_each_reach_their_own_sink() {
+        use std::sync::{Arc, Mutex};
+        let line = |message: &str| format!("{{\"level\":\"INFO\",\"message\":\"{message}\"}}\n");
+        let inner = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&inner);
+        let other =
+            tracing_subscriber::registry().with(LogLines::new(LineFormat::Json, move |l| {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8(l.to_vec()).unwrap());
+            }));
+        let outer = writes(LineFormat::Json, || {
+            in_one_write(|| {
+                tracing::info!("a");
+                tracing::subscriber::with_default(other, || tracing::info!("b"));
+                tracing::info!("c");
+            });
+        });
+        // "a" goes out when "b" arrives for another sink, "b" when "c" comes back for the first.
+        assert_eq!(outer, [line("a"), line("c")]);
+        assert_eq!(*inner.lock().unwrap(), [line("b")]);
     }
 
     #[test]
