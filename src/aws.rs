@@ -23,16 +23,33 @@ pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(5_000);
 /// Attempts per operation (the SDK's standard mode retries throttling and 5xx).
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
-/// The SDK configuration loader every client here uses (DynamoDB, Secrets Manager, STS): one rustls (ring) HTTPS client, bounded
-/// timeouts and the standard retry mode. Everything else comes from the environment as the
-/// SDK reads it, unless the caller sets it on the loader.
+/// The SDK configuration loader the deployed functions use for every client (DynamoDB, Secrets
+/// Manager, STS): one rustls (ring) HTTPS client, bounded timeouts and the standard retry
+/// mode. Everything else comes from the environment as the SDK reads it, unless the caller sets
+/// it on the loader. TLS trusts the roots the environment calls for ([`Roots::for_settings`]).
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    loader_trusting(Roots::for_settings(&env_setting))
+}
+
+/// [`sdk_config_loader`] for the command line, which trusts every compiled-in root: it also
+/// reads the shared profile files (`~/.aws/config`), where a `cn-` region or an HTTPS
+/// `endpoint_url` can be set that the environment does not show, and it starts once, so the
+/// larger set's parsing costs nothing that matters.
+pub(crate) fn command_line_sdk_config_loader() -> aws_config::ConfigLoader {
+    loader_trusting(Roots::Mozilla)
+}
+
+/// A variable of the environment, unless unset or empty.
+fn env_setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn loader_trusting(roots: Roots) -> aws_config::ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
-        .tls_context(trusted_roots(&env))
+        .tls_context(trusted_roots(roots))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
@@ -47,10 +64,11 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     // Lambda and Vercel hand the function its region and credentials in the environment.
     // Taking them from there directly skips building the default provider chains (profile
     // files, SSO, IMDS and container clients), which costs milliseconds of every cold start.
-    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+    if let Some(region) = env_setting("AWS_REGION").or_else(|| env_setting("AWS_DEFAULT_REGION")) {
         loader = loader.region(Region::new(region));
     }
-    if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+    if env_setting("AWS_ACCESS_KEY_ID").is_some() && env_setting("AWS_SECRET_ACCESS_KEY").is_some()
+    {
         loader = loader.credentials_provider(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         );
@@ -61,8 +79,7 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 /// The roots TLS to DynamoDB, Secrets Manager and STS (one client for all three) is verified
 /// against, compiled in rather than read from the system store (which the SDK does when the
 /// client is built: on Debian that is hundreds of files and most of a cold start).
-fn trusted_roots(env: &impl Fn(&str) -> Option<String>) -> tls::TlsContext {
-    let roots = Roots::for_settings(env);
+fn trusted_roots(roots: Roots) -> tls::TlsContext {
     let amazon = AmazonTrustServices::new();
     let mut pem = String::new();
     for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
@@ -112,7 +129,10 @@ impl Roots {
                 .get(..7)
                 .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
         });
-        let china = env("AWS_REGION").is_some_and(|r| r.starts_with("cn-"));
+        // The region as the SDK takes it from the environment.
+        let china = env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .is_some_and(|r| r.starts_with("cn-"));
         if tls_override || china {
             Self::Mozilla
         } else {
@@ -149,9 +169,10 @@ pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
 }
 
-/// [`load_sdk_config`], refused when it names no region (a client could not sign a request).
-pub(crate) async fn checked_sdk_config() -> Result<SdkConfig, StoreError> {
-    checked(sdk_config_loader()).await
+/// The command line's configuration ([`command_line_sdk_config_loader`]), refused when it
+/// names no region (a client could not sign a request).
+pub(crate) async fn command_line_sdk_config() -> Result<SdkConfig, StoreError> {
+    checked(command_line_sdk_config_loader()).await
 }
 
 /// What `loader` loads, refused when it names no region.
@@ -203,13 +224,16 @@ mod tests {
             "Amazon Root CA 1-4 and Starfield Services G2"
         );
         assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+        for roots in [Roots::Amazon, Roots::Mozilla] {
+            let _ = trusted_roots(roots); // builds without panicking
+        }
     }
 
     #[test]
     fn only_a_tls_endpoint_override_or_the_china_partition_trusts_every_root() {
         type Vars = &'static [(&'static str, &'static str)];
         // (settings, roots trusted, why)
-        let cases: [(Vars, Roots, &str); 9] = [
+        let cases: [(Vars, Roots, &str); 12] = [
             (&[], Roots::Amazon, "AWS's own endpoints"),
             (
                 &[("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5000")],
@@ -253,6 +277,24 @@ mod tests {
                 "too short to be a plain-http URL",
             ),
             (&[("AWS_REGION", "cn-north-1")], Roots::Mozilla, "China"),
+            (
+                &[("AWS_DEFAULT_REGION", "cn-northwest-1")],
+                Roots::Mozilla,
+                "China, named the older way",
+            ),
+            (
+                &[
+                    ("AWS_REGION", "eu-west-1"),
+                    ("AWS_DEFAULT_REGION", "cn-north-1"),
+                ],
+                Roots::Amazon,
+                "AWS_REGION wins over AWS_DEFAULT_REGION, as in the SDK",
+            ),
+            (
+                &[("AWS_DEFAULT_REGION", "eu-central-1")],
+                Roots::Amazon,
+                "elsewhere, named the older way",
+            ),
         ];
         for (vars, expected, why) in cases {
             let env = |name: &str| {
@@ -261,7 +303,6 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             };
             assert_eq!(Roots::for_settings(&env), expected, "{why}");
-            let _ = trusted_roots(&env); // builds without panicking
         }
     }
 }

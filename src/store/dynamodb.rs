@@ -35,7 +35,7 @@ use super::{
     AttemptKind, Attempts, Imported, SignedIn, StoreError, StoredUser, Updated, UserPatch,
     UserStore,
 };
-use crate::aws::{self, checked_sdk_config};
+use crate::aws::{self, command_line_sdk_config};
 use crate::domain::{Email, SessionCheck, UserId};
 use crate::password::PasswordHash;
 
@@ -68,14 +68,15 @@ enum Refusal {
 }
 
 impl DynamoStore {
-    /// Builds the SDK configuration and client once, from the environment (region,
-    /// credentials, `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), with bounded timeouts
-    /// and standard retries. Fails when no region is configured.
+    /// The command line's store: the SDK configuration and client built once, from the
+    /// environment and the shared profile files (region, credentials,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`), with bounded timeouts and standard
+    /// retries. Fails when no region is configured.
     pub async fn from_env(table: &str) -> Result<Self, StoreError> {
-        Ok(Self::new(&checked_sdk_config().await?, table))
+        Ok(Self::new(&command_line_sdk_config().await?, table))
     }
 
-    /// A client built from `sdk_config` (see `aws::checked_sdk_config`), on `table`.
+    /// A client built from `sdk_config` (see `aws::command_line_sdk_config`), on `table`.
     pub fn new(sdk_config: &SdkConfig, table: &str) -> Self {
         Self::with_client(Client::new(sdk_config), table)
     }
