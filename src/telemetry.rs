@@ -258,6 +258,27 @@ where
     }
 }
 
+/// The `Visit` methods both formats share: integers and booleans written bare after the
+/// field's name (`self.name(field)`), into the line being built (`self.0`).
+macro_rules! unquoted_scalars {
+    () => {
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.name(field);
+            self.0.push_str(itoa::Buffer::new().format(value));
+        }
+
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.name(field);
+            self.0.push_str(itoa::Buffer::new().format(value));
+        }
+
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.name(field);
+            self.0.push_str(if value { "true" } else { "false" });
+        }
+    };
+}
+
 /// Writes fields as `,"name":value`.
 struct JsonFields<'a>(&'a mut String);
 
@@ -275,20 +296,7 @@ impl Visit for JsonFields<'_> {
         push_json_string(self.0, value);
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.name(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.name(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.name(field);
-        self.0.push_str(if value { "true" } else { "false" });
-    }
+    unquoted_scalars!();
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.name(field);
@@ -337,20 +345,7 @@ impl Visit for TextFields<'_> {
         }
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.name(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.name(field);
-        self.0.push_str(itoa::Buffer::new().format(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.name(field);
-        self.0.push_str(if value { "true" } else { "false" });
-    }
+    unquoted_scalars!();
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
