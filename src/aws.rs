@@ -203,7 +203,7 @@ pub fn failure<E: ProvideErrorMetadata, R>(service: &str, error: &SdkError<E, R>
 }
 
 /// The code of an error the service answered with (already told apart from the other kinds).
-pub(crate) fn service_error(code: Option<&str>) -> &str {
+fn service_error(code: Option<&str>) -> &str {
     code.unwrap_or("service error")
 }
 

@@ -25,6 +25,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
@@ -170,6 +171,18 @@ impl DynamoStore {
         Ok(output.item().and_then(|item| number(item, "last_id")))
     }
 
+    /// An UpdateItem on the item at `key`, to be given its expressions and sent with
+    /// [`send_conditional_update`]: it answers with the item as written, or, when its condition
+    /// fails, with the item as it stood, so no update needs a second call to learn its outcome.
+    fn conditional_update(&self, key: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(key))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
     /// The item that claims `email` for `id`, written only if nobody holds the address.
     fn claim(&self, email: &Email, id: UserId) -> Result<Put, StoreError> {
         Put::builder()
@@ -215,38 +228,21 @@ impl DynamoStore {
         let mut update = UserUpdateExpression::new(patch, known_lower.clone());
         match new_address {
             None => {
-                let output = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(KEY_ATTRIBUTE, s(&user_key(patch.id)))
+                let update = self
+                    .conditional_update(&user_key(patch.id))
                     .update_expression(update.expression())
                     .condition_expression(update.condition())
-                    .set_expression_attribute_values(Some(update.take_values()))
-                    .return_values(ReturnValue::AllNew)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .send()
-                    .await;
-                match output {
-                    Ok(output) => {
-                        let item = output.attributes().ok_or_else(|| {
-                            Refusal::Store(StoreError::Unavailable(
-                                "UpdateItem returned no item".into(),
-                            ))
-                        })?;
-                        updated_from(item).ok_or_else(|| {
-                            Refusal::Store(StoreError::Unavailable("malformed user item".into()))
-                        })
+                    .set_expression_attribute_values(Some(update.take_values()));
+                match send_conditional_update(update)
+                    .await
+                    .map_err(Refusal::Store)?
+                {
+                    UpdateAnswer::Written(item) => updated_from(&item).ok_or_else(|| {
+                        Refusal::Store(StoreError::Unavailable("malformed user item".into()))
+                    }),
+                    UpdateAnswer::ConditionFailed(item) => {
+                        Err(refusal_from_user(Some(&item), patch, &known_lower))
                     }
-                    Err(SdkError::ServiceError(service)) => match service.err() {
-                        UpdateItemError::ConditionalCheckFailedException(failure) => {
-                            Err(refusal_from_user(failure.item(), patch, &known_lower))
-                        }
-                        other => Err(Refusal::Store(service_failure("UpdateItem", other.code()))),
-                    },
-                    Err(error) => Err(Refusal::Store(sdk_failure("UpdateItem", &error))),
                 }
             }
             Some(email) => {
@@ -383,34 +379,22 @@ impl DynamoStore {
                 values.insert(":zero".into(), n(0));
             }
         }
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s(key))
+        let update = self
+            .conditional_update(key)
             .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression(conditions.join(" AND "))
             .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match output {
-            Ok(output) => output
-                .attributes()
-                .and_then(user_from_keyed)
-                .ok_or_else(|| {
-                    Reservation::Failed(StoreError::Unavailable(
-                        "UpdateItem: the reservation returned no user".into(),
-                    ))
-                }),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failure)) => Err(
-                    Reservation::Refused(failure.item().cloned().unwrap_or_default()),
-                ),
-                _ => Err(Reservation::Failed(sdk_failure("UpdateItem", &error))),
-            },
+            .set_expression_attribute_values(Some(values));
+        match send_conditional_update(update)
+            .await
+            .map_err(Reservation::Failed)?
+        {
+            UpdateAnswer::Written(item) => user_from_keyed(&item).ok_or_else(|| {
+                Reservation::Failed(StoreError::Unavailable(
+                    "UpdateItem: the reservation returned no user".into(),
+                ))
+            }),
+            UpdateAnswer::ConditionFailed(item) => Err(Reservation::Refused(item)),
         }
     }
 }
@@ -716,35 +700,17 @@ impl UserStore for DynamoStore {
             expression.push_str(" SET password_hash = :rehash");
             values.insert(":rehash".into(), s(rehash.as_str()));
         }
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s(&user_key(signed_in.id)))
+        let update = self
+            .conditional_update(&user_key(signed_in.id))
             .update_expression(expression)
             .condition_expression("attribute_exists(pk) AND password_hash = :verified")
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match output {
-            Ok(output) => output
-                .attributes()
-                .and_then(|item| user_from(signed_in.id, item))
+            .set_expression_attribute_values(Some(values));
+        match send_conditional_update(update).await? {
+            UpdateAnswer::Written(item) => user_from(signed_in.id, &item)
                 .ok_or_else(|| StoreError::Unavailable("malformed user item".into())),
-            Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failure))
-                    if failure.item().is_none_or(HashMap::is_empty) =>
-                {
-                    Err(StoreError::NotFound)
-                }
-                // The password changed since it was read: what was verified is no longer it.
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Err(StoreError::Revoked)
-                }
-                _ => Err(sdk_failure("UpdateItem", &error)),
-            },
+            UpdateAnswer::ConditionFailed(item) if item.is_empty() => Err(StoreError::NotFound),
+            // The password changed since it was read: what was verified is no longer it.
+            UpdateAnswer::ConditionFailed(_) => Err(StoreError::Revoked),
         }
     }
 
@@ -1057,13 +1023,35 @@ fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &s
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
+/// What a conditional UpdateItem answered, short of a failure.
+enum UpdateAnswer {
+    /// Written: the item as it now stands.
+    Written(HashMap<String, AttributeValue>),
+    /// Its condition failed: the item as it stood, empty when there was none.
+    ConditionFailed(HashMap<String, AttributeValue>),
+}
+
+/// Sends an update made by [`DynamoStore::conditional_update`] and tells its answers apart.
+async fn send_conditional_update(
+    update: UpdateItemFluentBuilder,
+) -> Result<UpdateAnswer, StoreError> {
+    match update.send().await {
+        Ok(output) => output
+            .attributes
+            .map(UpdateAnswer::Written)
+            .ok_or_else(|| StoreError::Unavailable("UpdateItem returned no item".into())),
+        Err(error) => match error.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failure)) => Ok(
+                UpdateAnswer::ConditionFailed(failure.item().cloned().unwrap_or_default()),
+            ),
+            _ => Err(sdk_failure("UpdateItem", &error)),
+        },
+    }
+}
+
 /// A failure the SDK reported, as [`aws::failure`] tells it, after the operation's name.
 fn sdk_failure<E: ProvideErrorMetadata, R>(operation: &str, error: &SdkError<E, R>) -> StoreError {
     StoreError::Unavailable(format!("{operation}: {}", aws::failure("DynamoDB", error)))
-}
-
-fn service_failure(operation: &str, code: Option<&str>) -> StoreError {
-    StoreError::Unavailable(format!("{operation}: {}", aws::service_error(code)))
 }
 
 fn unavailable(error: impl std::error::Error) -> StoreError {
