@@ -116,11 +116,21 @@ fn wrk(url: &str, script: Option<&Path>, seconds: u32) -> f64 {
 
 /// [`wrk`]; with `errors_expected` the answers may be non-2xx (a figure of an error path).
 fn wrk_answers(url: &str, script: Option<&Path>, seconds: u32, errors_expected: bool) -> f64 {
-    wrk_run(url, script, seconds, errors_expected).0
+    wrk_run(url, script, seconds, errors_expected).rate
 }
 
-/// One wrk run: requests per second and the 99th percentile latency in milliseconds.
-fn wrk_run(url: &str, script: Option<&Path>, seconds: u32, errors_expected: bool) -> (f64, f64) {
+/// What one wrk run measured.
+struct WrkRun {
+    /// Requests per second.
+    rate: f64,
+    /// The 99th percentile latency, in milliseconds.
+    p99: f64,
+    /// Requests answered in the whole run.
+    requests: f64,
+}
+
+/// One wrk run.
+fn wrk_run(url: &str, script: Option<&Path>, seconds: u32, errors_expected: bool) -> WrkRun {
     let mut command = Command::new("wrk");
     command.args([
         "--latency",
@@ -150,7 +160,64 @@ fn wrk_run(url: &str, script: Option<&Path>, seconds: u32, errors_expected: bool
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(|v| wrk_millis(v.trim()))
         .unwrap_or_else(|| panic!("no 99% latency in wrk output:\n{text}"));
-    (rate, p99)
+    let requests = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
+    WrkRun {
+        rate,
+        p99,
+        requests,
+    }
+}
+
+/// CPU time (user + kernel, every thread) the process `pid` has used so far, in seconds:
+/// fields 14 and 15 of `/proc/PID/stat`, in clock ticks.
+fn cpu_seconds(pid: u32) -> f64 {
+    static TICKS_PER_SECOND: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks_per_second = *TICKS_PER_SECOND.get_or_init(|| {
+        let output = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap()
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) may hold spaces; the fields after it never do.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / ticks_per_second
+}
+
+/// One wrk run against the server `pid`, and the server's CPU per request it answered, in µs.
+fn wrk_run_costed(
+    pid: u32,
+    url: &str,
+    script: Option<&Path>,
+    errors_expected: bool,
+) -> (WrkRun, f64) {
+    let before = cpu_seconds(pid);
+    let run = wrk_run(url, script, WRK_SECONDS, errors_expected);
+    let used = cpu_seconds(pid) - before;
+    let per_request = used * 1e6 / run.requests;
+    (run, per_request)
+}
+
+/// The information row for the servers' CPU per request in the runs of a throughput figure.
+fn server_cpu_row(what: &str, subject: Vec<f64>, baseline: Vec<f64>, baseline_name: &str) -> Row {
+    let (subject, baseline) = (median(subject), median(baseline));
+    Row {
+        figure: format!(
+            "{what}: the server's CPU per request in the same wrk runs (user + kernel, every thread, /proc/PID/stat; median of the runs)"
+        ),
+        subject: format!("{subject:.1} µs"),
+        baseline: format!("{baseline:.1} µs ({baseline_name})"),
+        ratio: format!("{:.2}", subject / baseline),
+        target: "information".into(),
+        ok: true,
+    }
 }
 
 /// A wrk duration (`812.00us`, `1.23ms`, `1.01s`) in milliseconds.
@@ -171,7 +238,7 @@ fn throughput(dir: &Path, rows: &mut Vec<Row>) {
     // Baseline and subject get the very same requests (method, cookie, body) from the same
     // script, so the ratio is the cost of what the handler does with them.
     let script = dir.join("email.lua");
-    let (_server, url, cookies) = serve(1);
+    let (server, url, cookies) = serve(1);
     std::fs::write(
         &script,
         format!(
@@ -209,7 +276,7 @@ end
     let recorded = dir.join("response.http");
     std::fs::write(&recorded, &sample.stdout).unwrap();
     let port = free_port();
-    let _baseline_server = Killed(
+    let baseline_server = Killed(
         Command::new(release("examples/baseline_hyper"))
             .arg(format!("127.0.0.1:{port}"))
             .arg(&recorded)
@@ -225,13 +292,17 @@ end
     }
     let (mut baselines, mut subjects) = (Vec::new(), Vec::new());
     let (mut baseline_p99s, mut subject_p99s) = (Vec::new(), Vec::new());
+    let (mut baseline_cpu, mut subject_cpu) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        let (rate, p99) = wrk_run(&baseline_url, Some(&script), WRK_SECONDS, false);
-        baselines.push(rate);
-        baseline_p99s.push(p99);
-        let (rate, p99) = wrk_run(&subject_url, Some(&script), WRK_SECONDS, false);
-        subjects.push(rate);
-        subject_p99s.push(p99);
+        let (run, cpu) =
+            wrk_run_costed(baseline_server.0.id(), &baseline_url, Some(&script), false);
+        baselines.push(run.rate);
+        baseline_p99s.push(run.p99);
+        baseline_cpu.push(cpu);
+        let (run, cpu) = wrk_run_costed(server.0.id(), &subject_url, Some(&script), false);
+        subjects.push(run.rate);
+        subject_p99s.push(run.p99);
+        subject_cpu.push(cpu);
     }
     let (baseline, subject) = (median(baselines), median(subjects));
     let ratio = subject / baseline;
@@ -254,6 +325,12 @@ end
         target: "≤ 2".into(),
         ok: ratio <= 2.0,
     });
+    rows.push(server_cpu_row(
+        "local server, email-only updates",
+        subject_cpu,
+        baseline_cpu,
+        "plain hyper",
+    ));
 }
 
 /// A Vercel binary (the function or the baseline) serving on a free `VERCEL_DEV_PORT`, as
@@ -309,8 +386,8 @@ wrk.body = '{body}'
         ),
     )
     .unwrap();
-    let (_subject_server, subject_url) = vercel_server(&release("user_id"));
-    let (_baseline_server, baseline_url) = vercel_server(&release("examples/baseline_vercel"));
+    let (subject_server, subject_url) = vercel_server(&release("user_id"));
+    let (baseline_server, baseline_url) = vercel_server(&release("examples/baseline_vercel"));
     let (subject_url, baseline_url) = (
         format!("{subject_url}/api/users/1"),
         format!("{baseline_url}/api/users/1"),
@@ -339,14 +416,15 @@ wrk.body = '{body}'
         wrk_answers(url, Some(&script), 1, true); // warm-up, discarded
     }
     let (mut baselines, mut subjects) = (Vec::new(), Vec::new());
+    let (mut baseline_cpu, mut subject_cpu) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        baselines.push(wrk_answers(
-            &baseline_url,
-            Some(&script),
-            WRK_SECONDS,
-            false,
-        ));
-        subjects.push(wrk_answers(&subject_url, Some(&script), WRK_SECONDS, true));
+        let (run, cpu) =
+            wrk_run_costed(baseline_server.0.id(), &baseline_url, Some(&script), false);
+        baselines.push(run.rate);
+        baseline_cpu.push(cpu);
+        let (run, cpu) = wrk_run_costed(subject_server.0.id(), &subject_url, Some(&script), true);
+        subjects.push(run.rate);
+        subject_cpu.push(cpu);
     }
     let (baseline, subject) = (median(baselines), median(subjects));
     let ratio = subject / baseline;
@@ -358,6 +436,12 @@ wrk.body = '{body}'
         target: "≥ 0.85".into(),
         ok: ratio >= 0.85,
     });
+    rows.push(server_cpu_row(
+        "Vercel entry point, refused updates",
+        subject_cpu,
+        baseline_cpu,
+        "hello-world vercel_runtime",
+    ));
 }
 
 fn argon2_rust_hasher() -> argon2_rust::Hasher {
